@@ -1,0 +1,13 @@
+//! Shared plumbing for the NSQ daemons.
+pub mod config;
+pub mod duration;
+pub mod goflag;
+pub mod gofmt;
+pub mod logging;
+pub mod memstats;
+pub mod quantile;
+
+// Lets `fatal!` reach tracing from crates that do not depend on it directly.
+#[doc(hidden)]
+pub use tracing as __tracing;
+pub mod diskqueue;

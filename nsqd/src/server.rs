@@ -1,0 +1,161 @@
+//! Start-up and shutdown: the order of checks, listeners and log lines of §3.10, §3.22 and
+//! LOG-003/LOG-004.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::dirlock::DirLock;
+use crate::metadata;
+use crate::nsqd::Nsqd;
+use crate::options::Options;
+
+/// A running nsqd. Dropping it does not stop it; call [`Server::shutdown`].
+pub struct Server {
+    pub nsqd: Arc<Nsqd>,
+    pub tcp_addr: SocketAddr,
+    pub http_addr: Option<SocketAddr>,
+    tasks: Vec<JoinHandle<()>>,
+    _lock: DirLock,
+}
+
+/// Validates the options, takes the data-path lock, restores metadata and binds the listeners.
+/// Errors are the complete FATAL log text (BEH-220, BEH-092).
+pub async fn start(opts: Options) -> Result<Server, String> {
+    let instantiate = |e: String| format!("failed to instantiate nsqd - {e}");
+    let lock = DirLock::acquire(&opts.data_path)
+        .map_err(|e| instantiate(format!("failed to lock data-path: {e}")))?;
+    let mut opts = opts;
+    opts.validate().map_err(instantiate)?;
+
+    tracing::info!("{}", nsq_protocol::version::version_string("nsqd"));
+    tracing::info!("ID: {}", opts.node_id);
+
+    let tcp_listener = TcpListener::bind(&opts.tcp_address)
+        .await
+        .map_err(|e| instantiate(format!("listen ({}) failed - {}", opts.tcp_address, e)))?;
+    let http_listener = if opts.http_address.is_empty() {
+        None
+    } else {
+        Some(
+            TcpListener::bind(&opts.http_address)
+                .await
+                .map_err(|e| {
+                    instantiate(format!("listen ({}) failed - {}", opts.http_address, e))
+                })?,
+        )
+    };
+
+    let nsqd = Nsqd::new(opts);
+    let meta_path = metadata::path(&nsqd.options().data_path);
+    metadata::load(&nsqd).map_err(|e| format!("failed to load metadata - {e}"))?;
+    tracing::info!("NSQ: persisting topic/channel metadata to {}", meta_path.display());
+    metadata::persist(&nsqd).map_err(|e| format!("failed to persist metadata - {e}"))?;
+
+    let tcp_addr = tcp_listener.local_addr().map_err(|e| e.to_string())?;
+    let _ = nsqd.tcp_addr.set(tcp_addr);
+    let mut tasks = Vec::new();
+    tracing::info!("TCP: listening on {}", tcp_addr);
+    tasks.push(tokio::spawn(crate::tcp::serve(nsqd.clone(), tcp_listener)));
+
+    let http_addr = match http_listener {
+        Some(l) => {
+            let addr = l.local_addr().map_err(|e| e.to_string())?;
+            let _ = nsqd.http_addr.set(addr);
+            tracing::info!("HTTP: listening on {}", addr);
+            tasks.push(tokio::spawn(crate::http::serve(nsqd.clone(), l)));
+            Some(addr)
+        }
+        None => None,
+    };
+
+    tasks.push(tokio::spawn(queue_scan_loop(nsqd.clone())));
+
+    Ok(Server {
+        nsqd,
+        tcp_addr,
+        http_addr,
+        tasks,
+        _lock: lock,
+    })
+}
+
+/// Wakes every `QueueScanInterval` to time out in-flight messages and release deferred ones.
+async fn queue_scan_loop(nsqd: Arc<Nsqd>) {
+    let interval = nsqd.options().queue_scan_interval.max(Duration::from_millis(1));
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = nsqd.shutdown.cancelled() => break,
+            _ = tick.tick() => nsqd.scan_queues(std::time::Instant::now()),
+        }
+    }
+}
+
+impl Server {
+    /// The clean shutdown of BEH-100, with the log lines of LOG-004.
+    pub async fn shutdown(self) {
+        let nsqd = self.nsqd;
+        tracing::info!("TCP: closing {}", self.tcp_addr);
+        if let Some(a) = self.http_addr {
+            tracing::info!("HTTP: closing {}", a);
+        }
+        nsqd.shutdown.cancel();
+        for t in self.tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+        }
+        let meta_path = metadata::path(&nsqd.options().data_path);
+        tracing::info!("NSQ: persisting topic/channel metadata to {}", meta_path.display());
+        if let Err(e) = metadata::persist(&nsqd) {
+            tracing::error!("failed to persist metadata - {}", e);
+        }
+        tracing::info!("NSQ: closing topics");
+        let mut lost = 0;
+        for t in nsqd.topics() {
+            lost += t.close();
+        }
+        if lost > 0 {
+            tracing::warn!(
+                "NSQ: {} messages held only in memory were not persisted (no disk queue yet)",
+                lost
+            );
+        }
+        tracing::info!("NSQ: stopping subsystems");
+        tracing::info!("LOOKUP: closing");
+        tracing::info!("QUEUESCAN: closing");
+        tracing::info!("NSQ: bye");
+    }
+}
+
+/// Runs nsqd until SIGINT or SIGTERM, then shuts down cleanly.
+pub async fn run(opts: Options) -> Result<(), String> {
+    let server = start(opts).await?;
+    wait_for_signal().await;
+    server.shutdown().await;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut int), Ok(mut term)) =
+            (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
+        else {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        };
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

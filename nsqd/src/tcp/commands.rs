@@ -1,0 +1,452 @@
+//! The twelve V2 commands, each checking its arguments in the reference's order (§1.6) and
+//! answering with the exact frames of §1.12. Handlers run synchronously against the read buffer:
+//! when a body has not fully arrived they ask for more bytes and are run again from the start,
+//! which is safe because nothing before the body has side effects beyond idempotent topic
+//! creation.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+use nsq_protocol::command::{parse_mpub_payload, parse_uint, read_i32};
+use nsq_protocol::error::{self as err, ProtocolError};
+use nsq_protocol::frame::{CLOSE_WAIT, OK};
+use nsq_protocol::identify::{negotiate_from, parse_identify_body, response_json, ServerLimits};
+use nsq_protocol::message::MessageId;
+use nsq_protocol::names::{is_valid_channel_name, is_valid_topic_name};
+
+use super::connection::{Connection, Exec};
+use crate::client::{STATE_CLOSING, STATE_INIT, STATE_SUBSCRIBED};
+use crate::options::Options;
+use crate::topic::Topic;
+use std::sync::Arc;
+
+type CmdResult = Result<Exec, ProtocolError>;
+
+pub(super) fn identify_limits(opts: &Options) -> ServerLimits {
+    let ms = |d: Duration| d.as_millis() as i64;
+    ServerLimits {
+        client_timeout_ms: ms(opts.client_timeout),
+        max_heartbeat_interval_ms: ms(opts.max_heartbeat_interval),
+        output_buffer_timeout_ms: ms(opts.output_buffer_timeout),
+        min_output_buffer_timeout_ms: ms(opts.min_output_buffer_timeout),
+        max_output_buffer_timeout_ms: ms(opts.max_output_buffer_timeout),
+        max_output_buffer_size: opts.max_output_buffer_size,
+        msg_timeout_ms: ms(opts.msg_timeout),
+        max_msg_timeout_ms: ms(opts.max_msg_timeout),
+        max_rdy_count: opts.max_rdy_count,
+        max_deflate_level: opts.max_deflate_level,
+        // TLS, snappy, deflate and AUTH arrive with the next issue; until then none is offered.
+        tls_available: false,
+        snappy_enabled: false,
+        deflate_enabled: false,
+        auth_enabled: false,
+        topology_region: opts.topology_region.clone(),
+        topology_zone: opts.topology_zone.clone(),
+    }
+}
+
+/// A body of `[4-byte size][size bytes]` right after the command line: the size if it is
+/// readable yet.
+fn body_size(rbuf: &BytesMut, line_len: usize) -> Option<i64> {
+    read_i32(rbuf, line_len).map(i64::from)
+}
+
+fn take_body(rbuf: &mut BytesMut, line_len: usize, size: usize) -> Bytes {
+    rbuf.advance(line_len + 4);
+    rbuf.split_to(size).freeze()
+}
+
+fn as_name(b: &[u8]) -> &str {
+    // Only called on validated names, which are ASCII.
+    std::str::from_utf8(b).unwrap_or("")
+}
+
+fn message_id(b: &[u8]) -> Result<MessageId, ProtocolError> {
+    b.try_into().map_err(|_| err::invalid_message_id())
+}
+
+impl Connection {
+    pub(super) fn exec(&mut self, params: &[&[u8]], rbuf: &mut BytesMut, line_len: usize) -> CmdResult {
+        let cmd = params.first().copied().unwrap_or(b"");
+        match cmd {
+            b"FIN" => self.fin(params, rbuf, line_len),
+            b"RDY" => self.rdy(params, rbuf, line_len),
+            b"REQ" => self.req(params, rbuf, line_len),
+            b"PUB" => self.publish(params, rbuf, line_len),
+            b"MPUB" => self.mpub(params, rbuf, line_len),
+            b"DPUB" => self.dpub(params, rbuf, line_len),
+            b"NOP" => {
+                rbuf.advance(line_len);
+                Ok(Exec::Done)
+            }
+            b"TOUCH" => self.touch(params, rbuf, line_len),
+            b"SUB" => self.sub(params, rbuf, line_len),
+            b"CLS" => self.cls(rbuf, line_len),
+            b"IDENTIFY" => self.identify(rbuf, line_len),
+            b"AUTH" => self.auth(params, rbuf, line_len),
+            other => Err(err::invalid_command(other)),
+        }
+    }
+
+    fn state(&self) -> i32 {
+        self.client.state.load(Ordering::Relaxed)
+    }
+
+    fn identify(&mut self, rbuf: &mut BytesMut, line_len: usize) -> CmdResult {
+        if self.state() != STATE_INIT {
+            return Err(err::cannot_in_state("IDENTIFY"));
+        }
+        let Some(size) = body_size(rbuf, line_len) else {
+            return Ok(Exec::NeedMore(line_len + 4));
+        };
+        if size > self.limits.max_body_size {
+            return Err(err::body_too_big("IDENTIFY", size, self.limits.max_body_size));
+        }
+        if size <= 0 {
+            return Err(err::invalid_body_size("IDENTIFY", size));
+        }
+        let total = line_len + 4 + size as usize;
+        if rbuf.len() < total {
+            return Ok(Exec::NeedMore(total));
+        }
+        let body = take_body(rbuf, line_len, size as usize);
+        let req = parse_identify_body(&body)?;
+        let negotiated = negotiate_from(&req, &self.limits.identify, &self.negotiated)?;
+        self.negotiated = negotiated.clone();
+        {
+            // QRK-06 (replicated): absent ids replace the remote-IP default with "".
+            let mut info = self.client.info.lock();
+            info.client_id = req.client_id.clone().unwrap_or_default();
+            info.hostname = req.hostname.clone().unwrap_or_default();
+            info.user_agent = req.user_agent.clone().unwrap_or_default();
+            info.sample_rate = negotiated.sample_rate;
+            info.topology_zone = req.topology_zone.clone();
+            info.topology_region = req.topology_region.clone();
+        }
+        // QRK-05 (replicated): only the first IDENTIFY reaches the delivery loop.
+        if !self.identified {
+            self.identified = true;
+            self.heartbeat = (negotiated.heartbeat_interval_ms > 0)
+                .then(|| Duration::from_millis(negotiated.heartbeat_interval_ms as u64));
+            self.output_buffer_size = negotiated.output_buffer_size.max(1) as usize;
+            self.output_buffer_timeout = (negotiated.output_buffer_timeout_ms > 0)
+                .then(|| Duration::from_millis(negotiated.output_buffer_timeout_ms as u64));
+            self.sample_rate = negotiated.sample_rate;
+            self.msg_timeout = Duration::from_millis(negotiated.msg_timeout_ms as u64);
+            self.heartbeat_changed = true;
+        }
+        if req.feature_negotiation {
+            let json = response_json(&negotiated, &self.limits.identify);
+            self.send_response(json.as_bytes());
+        } else {
+            self.send_response(OK);
+        }
+        Ok(Exec::Done)
+    }
+
+    fn auth(&mut self, params: &[&[u8]], rbuf: &mut BytesMut, line_len: usize) -> CmdResult {
+        if self.state() != STATE_INIT {
+            return Err(err::cannot_in_state("AUTH"));
+        }
+        if params.len() != 1 {
+            return Err(err::auth_invalid_parameters());
+        }
+        let Some(size) = body_size(rbuf, line_len) else {
+            return Ok(Exec::NeedMore(line_len + 4));
+        };
+        if size > self.limits.max_body_size {
+            return Err(err::body_too_big("AUTH", size, self.limits.max_body_size));
+        }
+        if size <= 0 {
+            return Err(err::invalid_body_size("AUTH", size));
+        }
+        let total = line_len + 4 + size as usize;
+        if rbuf.len() < total {
+            return Ok(Exec::NeedMore(total));
+        }
+        let _secret = take_body(rbuf, line_len, size as usize);
+        Err(err::auth_disabled())
+    }
+
+    fn sub(&mut self, params: &[&[u8]], rbuf: &mut BytesMut, line_len: usize) -> CmdResult {
+        if self.state() != STATE_INIT {
+            return Err(err::cannot_in_state("SUB"));
+        }
+        if self.heartbeat.is_none() {
+            return Err(err::sub_heartbeats_disabled());
+        }
+        if params.len() < 3 {
+            return Err(err::insufficient_parameters("SUB"));
+        }
+        if !is_valid_topic_name(params[1]) {
+            return Err(err::bad_topic("SUB", params[1]));
+        }
+        if !is_valid_channel_name(params[2]) {
+            return Err(err::bad_channel("SUB", params[2]));
+        }
+        let (topic_name, channel_name) = (as_name(params[1]), as_name(params[2]));
+        let mut attempt = 0;
+        let (topic, channel) = loop {
+            attempt += 1;
+            let topic = self.nsqd.get_or_create_topic(topic_name);
+            let channel = self.nsqd.get_or_create_channel(&topic, channel_name);
+            channel
+                .add_client(self.client.clone(), self.limits.max_channel_consumers)
+                .map_err(err::sub_failed)?;
+            let gone = (channel.ephemeral && channel.is_exiting())
+                || (topic.ephemeral && topic.is_exiting());
+            if !gone {
+                break (topic, channel);
+            }
+            // Raced with the deletion of an ephemeral topic/channel: try once more.
+            channel.remove_client(self.client.id);
+            if attempt >= 2 {
+                return Err(err::sub_failed_deleted());
+            }
+        };
+        self.client.state.store(STATE_SUBSCRIBED, Ordering::Relaxed);
+        self.sub = Some((topic, channel));
+        rbuf.advance(line_len);
+        self.send_response(OK);
+        Ok(Exec::Done)
+    }
+
+    fn rdy(&mut self, params: &[&[u8]], rbuf: &mut BytesMut, line_len: usize) -> CmdResult {
+        let state = self.state();
+        if state == STATE_CLOSING {
+            // P-056: ignored while closing.
+            rbuf.advance(line_len);
+            return Ok(Exec::Done);
+        }
+        if state != STATE_SUBSCRIBED {
+            return Err(err::cannot_in_state("RDY"));
+        }
+        let count = match params.get(1) {
+            None => 1,
+            Some(p) => parse_uint(p).map_err(|_| err::rdy_parse_failed(p))? as i64,
+        };
+        if count < 0 || count > self.limits.max_rdy_count {
+            return Err(err::rdy_out_of_range(count, self.limits.max_rdy_count));
+        }
+        self.set_rdy(count);
+        rbuf.advance(line_len);
+        Ok(Exec::Done)
+    }
+
+    fn set_rdy(&mut self, count: i64) {
+        self.rdy = count;
+        self.client.ready_count.store(count, Ordering::Relaxed);
+    }
+
+    fn in_flight_checks(&self, cmd: &str, params: &[&[u8]], min: usize) -> Result<MessageId, ProtocolError> {
+        let state = self.state();
+        if state != STATE_SUBSCRIBED && state != STATE_CLOSING {
+            return Err(err::cannot_in_state(cmd));
+        }
+        if params.len() < min {
+            return Err(err::insufficient_params(cmd));
+        }
+        message_id(params[1])
+    }
+
+    fn fin(&mut self, params: &[&[u8]], rbuf: &mut BytesMut, line_len: usize) -> CmdResult {
+        let id = self.in_flight_checks("FIN", params, 2)?;
+        rbuf.advance(line_len);
+        let Some((_, ch)) = &self.sub else {
+            return self.non_fatal(err::fin_failed(&id, err::REASON_NOT_IN_FLIGHT));
+        };
+        match ch.finish(self.client.id, &id) {
+            Ok(()) => {
+                self.client.in_flight_done();
+                self.client.finish_count.fetch_add(1, Ordering::Relaxed);
+                Ok(Exec::Done)
+            }
+            Err(e) => self.non_fatal(err::fin_failed(&id, e.as_str())),
+        }
+    }
+
+    /// Non-fatal errors have already consumed their line; report and carry on.
+    fn non_fatal(&mut self, e: ProtocolError) -> CmdResult {
+        debug_assert!(!e.is_fatal());
+        tracing::warn!("[{}] - {}", self.client.remote_address, e);
+        write_error(&mut self.wbuf, &e);
+        self.flush_now = true;
+        Ok(Exec::Done)
+    }
+
+    fn req(&mut self, params: &[&[u8]], rbuf: &mut BytesMut, line_len: usize) -> CmdResult {
+        let id = self.in_flight_checks("REQ", params, 3)?;
+        let ms = parse_uint(params[2]).map_err(|_| err::req_parse_failed(params[2]))?;
+        let max = self.limits.max_req_timeout;
+        let mut delay = Duration::from_millis(ms);
+        if delay > max {
+            // P-058: clamped, with a log line only.
+            tracing::info!(
+                "PROTOCOL(V2): [{}] REQ timeout {} out of range 0-{}. Setting to {}",
+                self.client.remote_address,
+                ms,
+                max.as_millis(),
+                max.as_millis()
+            );
+            delay = max;
+        }
+        rbuf.advance(line_len);
+        let Some((_, ch)) = &self.sub else {
+            return self.non_fatal(err::req_failed(&id, err::REASON_NOT_IN_FLIGHT));
+        };
+        match ch.requeue(self.client.id, &id, delay) {
+            Ok(()) => {
+                self.client.in_flight_done();
+                self.client.requeue_count.fetch_add(1, Ordering::Relaxed);
+                Ok(Exec::Done)
+            }
+            Err(e) => self.non_fatal(err::req_failed(&id, e.as_str())),
+        }
+    }
+
+    fn touch(&mut self, params: &[&[u8]], rbuf: &mut BytesMut, line_len: usize) -> CmdResult {
+        let id = self.in_flight_checks("TOUCH", params, 2)?;
+        rbuf.advance(line_len);
+        let Some((_, ch)) = &self.sub else {
+            return self.non_fatal(err::touch_failed(&id, err::REASON_NOT_IN_FLIGHT));
+        };
+        match ch.touch(self.client.id, &id, self.msg_timeout, self.limits.max_msg_timeout) {
+            Ok(()) => Ok(Exec::Done),
+            Err(e) => self.non_fatal(err::touch_failed(&id, e.as_str())),
+        }
+    }
+
+    fn cls(&mut self, rbuf: &mut BytesMut, line_len: usize) -> CmdResult {
+        if self.state() != STATE_SUBSCRIBED {
+            return Err(err::cannot_in_state("CLS"));
+        }
+        self.set_rdy(0);
+        self.client.state.store(STATE_CLOSING, Ordering::Relaxed);
+        rbuf.advance(line_len);
+        self.send_response(CLOSE_WAIT);
+        Ok(Exec::Done)
+    }
+
+    fn topic_for_publish(&mut self, name: &str) -> Arc<Topic> {
+        if let Some(t) = &self.last_pub_topic {
+            if t.name == name && !t.is_exiting() {
+                return t.clone();
+            }
+        }
+        let t = self.nsqd.get_or_create_topic(name);
+        self.last_pub_topic = Some(t.clone());
+        t
+    }
+
+    /// The `[size][body]` of PUB and DPUB, with the E_BAD_MESSAGE checks of P-053/P-055.
+    fn message_body(
+        &self,
+        cmd: &str,
+        rbuf: &mut BytesMut,
+        line_len: usize,
+    ) -> Result<Result<Bytes, usize>, ProtocolError> {
+        let Some(size) = body_size(rbuf, line_len) else {
+            return Ok(Err(line_len + 4));
+        };
+        if size <= 0 {
+            return Err(err::invalid_message_size(cmd, size));
+        }
+        if size > self.limits.max_msg_size {
+            return Err(err::message_too_big(cmd, size, self.limits.max_msg_size));
+        }
+        let total = line_len + 4 + size as usize;
+        if rbuf.len() < total {
+            return Ok(Err(total));
+        }
+        Ok(Ok(take_body(rbuf, line_len, size as usize)))
+    }
+
+    fn publish(&mut self, params: &[&[u8]], rbuf: &mut BytesMut, line_len: usize) -> CmdResult {
+        if params.len() < 2 {
+            return Err(err::insufficient_parameters("PUB"));
+        }
+        if !is_valid_topic_name(params[1]) {
+            return Err(err::bad_topic("PUB", params[1]));
+        }
+        let body = match self.message_body("PUB", rbuf, line_len)? {
+            Ok(b) => b,
+            Err(need) => return Ok(Exec::NeedMore(need)),
+        };
+        let name = as_name(params[1]);
+        let topic = self.topic_for_publish(name);
+        topic
+            .put(std::slice::from_ref(&body), Duration::ZERO)
+            .map_err(err::pub_failed)?;
+        self.client.count_publish(name, 1);
+        self.send_response(OK);
+        Ok(Exec::Done)
+    }
+
+    fn dpub(&mut self, params: &[&[u8]], rbuf: &mut BytesMut, line_len: usize) -> CmdResult {
+        if params.len() < 3 {
+            return Err(err::insufficient_parameters("DPUB"));
+        }
+        if !is_valid_topic_name(params[1]) {
+            return Err(err::bad_topic("DPUB", params[1]));
+        }
+        let ms = parse_uint(params[2]).map_err(|_| err::dpub_parse_failed(params[2]))?;
+        let max_ms = self.limits.max_req_timeout.as_millis() as i64;
+        let ms_signed = ms as i64;
+        if ms_signed < 0 || ms_signed > max_ms {
+            return Err(err::dpub_timeout_out_of_range(ms_signed, max_ms));
+        }
+        let body = match self.message_body("DPUB", rbuf, line_len)? {
+            Ok(b) => b,
+            Err(need) => return Ok(Exec::NeedMore(need)),
+        };
+        let name = as_name(params[1]);
+        let topic = self.topic_for_publish(name);
+        topic
+            .put(std::slice::from_ref(&body), Duration::from_millis(ms))
+            .map_err(err::dpub_failed)?;
+        self.client.count_publish(name, 1);
+        self.send_response(OK);
+        Ok(Exec::Done)
+    }
+
+    fn mpub(&mut self, params: &[&[u8]], rbuf: &mut BytesMut, line_len: usize) -> CmdResult {
+        if params.len() < 2 {
+            return Err(err::insufficient_parameters("MPUB"));
+        }
+        if !is_valid_topic_name(params[1]) {
+            return Err(err::bad_topic("MPUB", params[1]));
+        }
+        let name = as_name(params[1]);
+        // QRK-03 (replicated): the topic exists before the body is validated.
+        let topic = self.topic_for_publish(name);
+        let Some(size) = body_size(rbuf, line_len) else {
+            return Ok(Exec::NeedMore(line_len + 4));
+        };
+        if size <= 0 {
+            return Err(err::invalid_body_size("MPUB", size));
+        }
+        if size > self.limits.max_body_size {
+            return Err(err::body_too_big("MPUB", size, self.limits.max_body_size));
+        }
+        let total = line_len + 4 + size as usize;
+        if rbuf.len() < total {
+            return Ok(Exec::NeedMore(total));
+        }
+        let payload = take_body(rbuf, line_len, size as usize);
+        let bodies =
+            parse_mpub_payload(&payload, self.limits.max_msg_size, self.limits.max_body_size)?;
+        topic.put(&bodies, Duration::ZERO).map_err(err::mpub_failed)?;
+        self.client.count_publish(name, bodies.len() as u64);
+        self.send_response(OK);
+        Ok(Exec::Done)
+    }
+}
+
+fn write_error(wbuf: &mut BytesMut, e: &ProtocolError) {
+    nsq_protocol::frame::write_frame(
+        wbuf,
+        nsq_protocol::frame::FrameType::Error,
+        e.frame_data().as_bytes(),
+    );
+}

@@ -1,0 +1,66 @@
+//! The TCP listener (protocol V2): accepts connections, checks the magic, and runs one
+//! connection task per client.
+
+mod commands;
+mod connection;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use nsq_protocol::error::bad_protocol;
+use nsq_protocol::frame::{write_frame, FrameType};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::nsqd::Nsqd;
+
+pub use connection::Connection;
+
+/// Accepts clients until shutdown.
+pub async fn serve(nsqd: Arc<Nsqd>, listener: TcpListener) {
+    loop {
+        let accepted = tokio::select! {
+            _ = nsqd.shutdown.cancelled() => break,
+            r = listener.accept() => r,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                tracing::info!("TCP: new client({})", peer);
+                tokio::spawn(handle(nsqd.clone(), stream, peer));
+            }
+            Err(e) => {
+                // Running out of file descriptors is transient; back off briefly.
+                tracing::error!("TCP: accept failed - {}", e);
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+async fn handle(nsqd: Arc<Nsqd>, mut stream: TcpStream, peer: SocketAddr) {
+    let _ = stream.set_nodelay(true);
+    let mut magic = [0u8; 4];
+    let read = tokio::select! {
+        _ = nsqd.shutdown.cancelled() => return,
+        r = stream.read_exact(&mut magic) => r,
+    };
+    if read.is_err() {
+        // P-003: closed before the magic arrived; nothing to say.
+        return;
+    }
+    if &magic != nsq_protocol::MAGIC_V2 {
+        tracing::error!(
+            "client({}) bad protocol magic '{}'",
+            peer,
+            String::from_utf8_lossy(&magic)
+        );
+        let mut buf = bytes::BytesMut::new();
+        write_frame(&mut buf, FrameType::Error, bad_protocol().frame_data().as_bytes());
+        let _ = stream.write_all(&buf).await;
+        return;
+    }
+    let client = nsqd.add_client(peer);
+    let id = client.id;
+    Connection::new(nsqd.clone(), client, stream).run().await;
+    nsqd.remove_client(id);
+}

@@ -1,0 +1,418 @@
+//! Spawning nsqd and following its log output.
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStderr, Command, ExitStatus, Output, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// How long nsqd gets to print both "listening on" lines.
+const STARTUP_DEADLINE: Duration = Duration::from_secs(10);
+/// How long nsqd gets to exit after SIGTERM.
+const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
+
+/// The nsqd binary under test: `$NSQD_BIN`, else `nsqd` next to the `deps/` directory that
+/// holds the running test executable (that is, `target/<profile>/nsqd`).
+pub fn nsqd_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("NSQD_BIN") {
+        let p = PathBuf::from(p);
+        assert!(p.is_file(), "NSQD_BIN={} does not exist", p.display());
+        return p;
+    }
+    let exe = std::env::current_exe().expect("current_exe");
+    let deps = exe.parent().expect("test exe has a directory");
+    let profile_dir = if deps.ends_with("deps") {
+        deps.parent().unwrap_or(deps)
+    } else {
+        deps
+    };
+    let bin = profile_dir.join("nsqd");
+    assert!(
+        bin.is_file(),
+        "nsqd binary not found at {} -- build it first: cargo build --bins (or set NSQD_BIN)",
+        bin.display()
+    );
+    bin
+}
+
+/// Log lines shared between the reader thread and the test.
+#[derive(Default)]
+struct LogBook {
+    lines: Mutex<Vec<String>>,
+    grew: Condvar,
+}
+
+impl LogBook {
+    fn push(&self, line: String) {
+        self.lines.lock().unwrap().push(line);
+        self.grew.notify_all();
+    }
+
+    fn snapshot(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    /// Waits until `pred` holds on the lines seen so far (or the deadline passes).
+    fn wait(&self, timeout: Duration, mut pred: impl FnMut(&[String]) -> bool) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut lines = self.lines.lock().unwrap();
+        loop {
+            if pred(&lines) {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            // Wake up periodically too, so a child that died is noticed by the caller.
+            let step = (deadline - now).min(Duration::from_millis(50));
+            lines = self.grew.wait_timeout(lines, step).unwrap().0;
+        }
+    }
+}
+
+fn spawn_log_reader(stderr: ChildStderr, book: Arc<LogBook>) -> JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(stderr);
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            match reader.read_until(b'\n', &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    while buf.last() == Some(&b'\n') || buf.last() == Some(&b'\r') {
+                        buf.pop();
+                    }
+                    book.push(String::from_utf8_lossy(&buf).into_owned());
+                }
+            }
+        }
+    })
+}
+
+/// Returns the text after `marker` in the first line containing it (the address nsqd printed).
+fn find_listen_addr(lines: &[String], marker: &str) -> Option<String> {
+    lines.iter().find_map(|l| {
+        let at = l.find(marker)?;
+        // "HTTP: listening on" must not be taken for "HTTPS: listening on" and vice versa;
+        // the markers are distinct, but "TCP:" needs a word boundary before it.
+        if at > 0 && l.as_bytes()[at - 1].is_ascii_alphanumeric() {
+            return None;
+        }
+        Some(l[at + marker.len()..].trim().to_string())
+    })
+}
+
+fn parse_addr(text: &str) -> SocketAddr {
+    // Unix-socket listeners have no SocketAddr; the raw text stays available in *_listen.
+    text.parse()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+}
+
+/// A running nsqd process started on loopback port 0 with its own temporary data path.
+pub struct Nsqd {
+    pub tcp_addr: SocketAddr,
+    pub http_addr: SocketAddr,
+    /// The address text exactly as logged in `TCP: listening on <addr>`.
+    pub tcp_listen: String,
+    /// The address text exactly as logged in `HTTP: listening on <addr>`.
+    pub http_listen: String,
+    pub data_dir: tempfile::TempDir,
+    child: Child,
+    logs: Arc<LogBook>,
+    reader: Option<JoinHandle<()>>,
+    status: Option<ExitStatus>,
+}
+
+impl Nsqd {
+    pub fn start() -> Nsqd {
+        Nsqd::start_with(&[])
+    }
+
+    /// Starts nsqd with loopback port-0 listeners and a fresh data path; `extra_args` come
+    /// after the defaults so they can override them.
+    pub fn start_with(extra_args: &[&str]) -> Nsqd {
+        let data_dir = tempfile::tempdir().expect("create temp data dir");
+        Nsqd::start_in(data_dir, extra_args)
+    }
+
+    /// Like [`Nsqd::start_with`] but on an existing data directory (restart tests).
+    pub fn start_in(data_dir: tempfile::TempDir, extra_args: &[&str]) -> Nsqd {
+        let (child, logs, reader) = launch(data_dir.path(), extra_args);
+        let mut nsqd = Nsqd {
+            tcp_addr: parse_addr(""),
+            http_addr: parse_addr(""),
+            tcp_listen: String::new(),
+            http_listen: String::new(),
+            data_dir,
+            child,
+            logs,
+            reader: Some(reader),
+            status: None,
+        };
+        nsqd.await_listeners();
+        nsqd
+    }
+
+    /// Stops this nsqd (SIGTERM, as a clean shutdown) and starts a new one on the same data
+    /// directory. Addresses and logs then refer to the new process.
+    pub fn restart_with(&mut self, extra_args: &[&str]) {
+        if self.status.is_none() {
+            let status = self.terminate();
+            assert!(
+                status.success(),
+                "nsqd exited with {status} on SIGTERM before restart"
+            );
+        }
+        let (child, logs, reader) = launch(self.data_dir.path(), extra_args);
+        self.child = child;
+        self.logs = logs;
+        self.reader = Some(reader);
+        self.status = None;
+        self.await_listeners();
+    }
+
+    fn await_listeners(&mut self) {
+        let deadline = Instant::now() + STARTUP_DEADLINE;
+        loop {
+            let found = self.logs.wait(Duration::from_millis(100), |lines| {
+                find_listen_addr(lines, "TCP: listening on ").is_some()
+                    && find_listen_addr(lines, "HTTP: listening on ").is_some()
+            });
+            if found {
+                break;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                self.status = Some(status);
+                self.join_reader();
+                panic!(
+                    "nsqd exited with {status} before listening; log:\n{}",
+                    self.logs().join("\n")
+                );
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "nsqd did not log both `TCP: listening on` and `HTTP: listening on` within \
+                     {STARTUP_DEADLINE:?}; log so far:\n{}",
+                    self.logs().join("\n")
+                );
+            }
+        }
+        let lines = self.logs();
+        self.tcp_listen = find_listen_addr(&lines, "TCP: listening on ").unwrap_or_default();
+        self.http_listen = find_listen_addr(&lines, "HTTP: listening on ").unwrap_or_default();
+        self.tcp_addr = parse_addr(&self.tcp_listen);
+        self.http_addr = parse_addr(&self.http_listen);
+    }
+
+    /// Starts nsqd with exactly `args` (nothing added) in a fresh temporary working directory,
+    /// with stdout and stderr captured; for runs that are expected to exit on their own.
+    pub fn spawn_raw(args: &[&str]) -> RawNsqd {
+        let cwd = tempfile::tempdir().expect("create temp cwd");
+        let child = Command::new(nsqd_bin())
+            .args(args)
+            .current_dir(cwd.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn nsqd");
+        RawNsqd { child, cwd }
+    }
+
+    /// `GET /stats?format=json` as JSON.
+    pub fn stats(&self) -> serde_json::Value {
+        let r = crate::http_get(self.http_addr, "/stats?format=json");
+        assert_eq!(r.status, 200, "GET /stats failed: {}", r.text());
+        r.json()
+    }
+
+    /// A new raw TCP connection (magic already sent).
+    pub fn conn(&self) -> crate::RawConn {
+        crate::RawConn::connect(self.tcp_addr)
+    }
+
+    /// A new connection subscribed to `topic`/`channel` with `RDY rdy` already sent.
+    pub fn consumer(&self, topic: &str, channel: &str, rdy: u32) -> crate::RawConn {
+        let mut c = self.conn();
+        c.sub(topic, channel);
+        c.rdy(rdy);
+        c
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Every log line printed so far (stderr, newline stripped).
+    pub fn logs(&self) -> Vec<String> {
+        self.logs.snapshot()
+    }
+
+    /// Waits until some log line contains `needle`.
+    pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> bool {
+        self.logs
+            .wait(timeout, |lines| lines.iter().any(|l| l.contains(needle)))
+    }
+
+    /// The HTTPS listener address, if nsqd logs `HTTPS: listening on` within 2 s.
+    pub fn https_addr(&self) -> Option<SocketAddr> {
+        let marker = "HTTPS: listening on ";
+        self.logs.wait(Duration::from_secs(2), |l| {
+            find_listen_addr(l, marker).is_some()
+        });
+        find_listen_addr(&self.logs(), marker).map(|a| parse_addr(&a))
+    }
+
+    /// Sends SIGTERM and waits (10 s deadline) for the exit status; the log reader is drained
+    /// first so [`Nsqd::logs`] then holds the shutdown lines.
+    pub fn terminate(&mut self) -> ExitStatus {
+        self.signal(libc::SIGTERM);
+        match self.wait_exit(SHUTDOWN_DEADLINE) {
+            Some(status) => status,
+            None => {
+                self.kill();
+                panic!(
+                    "nsqd did not exit within {SHUTDOWN_DEADLINE:?} of SIGTERM; log:\n{}",
+                    self.logs().join("\n")
+                );
+            }
+        }
+    }
+
+    /// Sends `sig` to the process (if it is still running).
+    pub fn signal(&mut self, sig: libc::c_int) {
+        if self.status.is_none() {
+            let pid = self.child.id() as libc::pid_t;
+            // SAFETY: plain kill(2) on the pid of our own unreaped child.
+            unsafe {
+                libc::kill(pid, sig);
+            }
+        }
+    }
+
+    /// Waits up to `timeout` for the process to exit on its own.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        if let Some(s) = self.status {
+            return Some(s);
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                self.status = Some(status);
+                self.join_reader();
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// SIGKILL, then reap.
+    pub fn kill(&mut self) {
+        if self.status.is_none() {
+            let _ = self.child.kill();
+            if let Ok(status) = self.child.wait() {
+                self.status = Some(status);
+            }
+            self.join_reader();
+        }
+    }
+
+    fn join_reader(&mut self) {
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+    }
+}
+
+impl Drop for Nsqd {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn launch(data_dir: &Path, extra_args: &[&str]) -> (Child, Arc<LogBook>, JoinHandle<()>) {
+    let mut args = vec![
+        "--tcp-address=127.0.0.1:0".to_string(),
+        "--http-address=127.0.0.1:0".to_string(),
+        format!("--data-path={}", data_dir.display()),
+    ];
+    args.extend(extra_args.iter().map(|s| s.to_string()));
+    let mut child = Command::new(nsqd_bin())
+        .args(&args)
+        .current_dir(data_dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn nsqd");
+    let logs = Arc::new(LogBook::default());
+    let stderr = child.stderr.take().expect("stderr piped");
+    let reader = spawn_log_reader(stderr, logs.clone());
+    (child, logs, reader)
+}
+
+/// An nsqd started by [`Nsqd::spawn_raw`]: no defaults added, output captured.
+pub struct RawNsqd {
+    pub child: Child,
+    /// The working directory nsqd runs in (its default data path).
+    pub cwd: tempfile::TempDir,
+}
+
+impl RawNsqd {
+    /// Waits for the process to exit (killing it and panicking after `timeout`) and returns its
+    /// status and captured output.
+    pub fn wait_output(mut self, timeout: Duration) -> Output {
+        let out = self.child.stdout.take().map(read_all_thread);
+        let err = self.child.stderr.take().map(read_all_thread);
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                break status;
+            }
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                let stderr = err
+                    .map(|h| h.join().unwrap_or_default())
+                    .unwrap_or_default();
+                panic!(
+                    "nsqd did not exit within {timeout:?}; stderr:\n{}",
+                    String::from_utf8_lossy(&stderr)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        Output {
+            status,
+            stdout: out
+                .map(|h| h.join().unwrap_or_default())
+                .unwrap_or_default(),
+            stderr: err
+                .map(|h| h.join().unwrap_or_default())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+impl Drop for RawNsqd {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn read_all_thread(mut r: impl Read + Send + 'static) -> JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = r.read_to_end(&mut v);
+        v
+    })
+}
