@@ -129,7 +129,9 @@ impl Channel {
             return Ok(());
         }
         let result = st.backend.put(message);
-        self.cfg.health.record(result.as_ref().map(|_| ()).map_err(|e| e.0.as_str()));
+        self.cfg
+            .health
+            .record(result.as_ref().map(|_| ()).map_err(|e| e.0.as_str()));
         result
     }
 
@@ -235,12 +237,20 @@ impl Channel {
     }
 
     /// REQ: back to the queue at once, or into the deferred queue after `delay`.
-    pub fn requeue(&self, client_id: u64, id: &MessageId, delay: Duration) -> Result<(), RequeueError> {
+    pub fn requeue(
+        &self,
+        client_id: u64,
+        id: &MessageId,
+        delay: Duration,
+    ) -> Result<(), RequeueError> {
         let mut st = self.state.lock();
         if self.is_exiting() {
             return Err(RequeueError::Exiting);
         }
-        let entry = st.in_flight.remove(id, client_id).map_err(RequeueError::InFlight)?;
+        let entry = st
+            .in_flight
+            .remove(id, client_id)
+            .map_err(RequeueError::InFlight)?;
         self.requeue_count.fetch_add(1, Ordering::Relaxed);
         if delay.is_zero() {
             // A backend failure is already recorded in health; the message stays counted.
@@ -261,14 +271,21 @@ impl Channel {
         msg_timeout: Duration,
         max_msg_timeout: Duration,
     ) -> Result<(), InFlightError> {
-        self.state
-            .lock()
-            .in_flight
-            .touch(id, client_id, Instant::now(), msg_timeout, max_msg_timeout)
+        self.state.lock().in_flight.touch(
+            id,
+            client_id,
+            Instant::now(),
+            msg_timeout,
+            max_msg_timeout,
+        )
     }
 
     /// Adds a subscriber; the error text ends `E_SUB_FAILED SUB failed <err>` (P-124).
-    pub fn add_client(&self, client: Arc<ClientShared>, max_consumers: usize) -> Result<(), String> {
+    pub fn add_client(
+        &self,
+        client: Arc<ClientShared>,
+        max_consumers: usize,
+    ) -> Result<(), String> {
         let mut st = self.state.lock();
         if self.is_exiting() {
             return Err("exiting".to_string());
@@ -415,8 +432,12 @@ impl Channel {
             requeue_count: self.requeue_count.load(Ordering::Relaxed),
             timeout_count: self.timeout_count.load(Ordering::Relaxed),
             client_count: st.clients.len() as u64,
-            clients: include_clients
-                .then(|| st.clients.iter().map(|c| crate::stats::client_stats(c)).collect()),
+            clients: include_clients.then(|| {
+                st.clients
+                    .iter()
+                    .map(|c| crate::stats::client_stats(c))
+                    .collect()
+            }),
             paused: self.is_paused(),
             e2e_processing_latency: e2e,
         }

@@ -209,9 +209,15 @@ mod tests {
         t.push(msg(1), 7, t0, 3 * SEC);
         t.push(msg(2), 7, t0, SEC);
         assert!(t.pop_expired(t0).is_none());
-        assert_eq!(t.pop_expired(t0 + SEC).map(|e| e.message.id), Some(msg(2).id));
+        assert_eq!(
+            t.pop_expired(t0 + SEC).map(|e| e.message.id),
+            Some(msg(2).id)
+        );
         assert!(t.pop_expired(t0 + 2 * SEC).is_none());
-        assert_eq!(t.pop_expired(t0 + 3 * SEC).map(|e| e.message.id), Some(msg(1).id));
+        assert_eq!(
+            t.pop_expired(t0 + 3 * SEC).map(|e| e.message.id),
+            Some(msg(1).id)
+        );
         assert!(t.is_empty());
     }
 
@@ -221,9 +227,15 @@ mod tests {
         let mut t = InFlightTable::default();
         t.push(msg(1), 7, t0, SEC);
         assert_eq!(t.remove(&msg(1).id, 8).err(), Some(InFlightError::NotOwner));
-        assert_eq!(t.remove(&msg(2).id, 7).err(), Some(InFlightError::NotInFlight));
+        assert_eq!(
+            t.remove(&msg(2).id, 7).err(),
+            Some(InFlightError::NotInFlight)
+        );
         assert!(t.remove(&msg(1).id, 7).is_ok());
-        assert_eq!(t.remove(&msg(1).id, 7).err(), Some(InFlightError::NotInFlight));
+        assert_eq!(
+            t.remove(&msg(1).id, 7).err(),
+            Some(InFlightError::NotInFlight)
+        );
         // a finished message never expires later
         assert!(t.pop_expired(t0 + 10 * SEC).is_none());
     }
@@ -234,12 +246,19 @@ mod tests {
         let mut t = InFlightTable::default();
         t.push(msg(1), 7, t0, 2 * SEC);
         t.touch(&msg(1).id, 7, t0 + SEC, 2 * SEC, 10 * SEC).unwrap();
-        assert!(t.pop_expired(t0 + 2 * SEC).is_none(), "old deadline is stale");
+        assert!(
+            t.pop_expired(t0 + 2 * SEC).is_none(),
+            "old deadline is stale"
+        );
         assert!(t.pop_expired(t0 + 3 * SEC).is_some());
 
         t.push(msg(2), 7, t0, 2 * SEC);
-        t.touch(&msg(2).id, 7, t0 + 4 * SEC, 5 * SEC, 5 * SEC).unwrap();
-        assert!(t.pop_expired(t0 + 5 * SEC).is_some(), "capped at delivery + max");
+        t.touch(&msg(2).id, 7, t0 + 4 * SEC, 5 * SEC, 5 * SEC)
+            .unwrap();
+        assert!(
+            t.pop_expired(t0 + 5 * SEC).is_some(),
+            "capped at delivery + max"
+        );
         assert_eq!(
             t.touch(&msg(3).id, 7, t0, SEC, SEC),
             Err(InFlightError::NotInFlight)

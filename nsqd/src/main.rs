@@ -14,7 +14,10 @@ fn main() {
         }
     };
     nsq_common::logging::init(&opts.log_prefix, opts.log_level);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             nsq_common::fatal!("failed to start the runtime - {}", e);

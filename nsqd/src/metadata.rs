@@ -90,11 +90,16 @@ pub fn load(nsqd: &Arc<Nsqd>) -> Result<(), String> {
     let data = match std::fs::read(&file) {
         Ok(d) => d,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(format!("failed to read metadata from {} - {}", file.display(), e)),
+        Err(e) => {
+            return Err(format!(
+                "failed to read metadata from {} - {}",
+                file.display(),
+                e
+            ))
+        }
     };
-    let meta: Metadata = serde_json::from_slice(&data).map_err(|e| {
-        format!("failed to parse metadata in {} - {}", file.display(), e)
-    })?;
+    let meta: Metadata = serde_json::from_slice(&data)
+        .map_err(|e| format!("failed to parse metadata in {} - {}", file.display(), e))?;
     nsqd.set_loading(true);
     let mut restored = Vec::new();
     for t in meta.topics.unwrap_or_default() {

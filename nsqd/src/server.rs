@@ -37,22 +37,22 @@ pub async fn start(opts: Options) -> Result<Server, String> {
     let tcp_listener = TcpListener::bind(&opts.tcp_address)
         .await
         .map_err(|e| instantiate(format!("listen ({}) failed - {}", opts.tcp_address, e)))?;
-    let http_listener = if opts.http_address.is_empty() {
-        None
-    } else {
-        Some(
-            TcpListener::bind(&opts.http_address)
-                .await
-                .map_err(|e| {
-                    instantiate(format!("listen ({}) failed - {}", opts.http_address, e))
-                })?,
-        )
-    };
+    let http_listener =
+        if opts.http_address.is_empty() {
+            None
+        } else {
+            Some(TcpListener::bind(&opts.http_address).await.map_err(|e| {
+                instantiate(format!("listen ({}) failed - {}", opts.http_address, e))
+            })?)
+        };
 
     let nsqd = Nsqd::new(opts);
     let meta_path = metadata::path(&nsqd.options().data_path);
     metadata::load(&nsqd).map_err(|e| format!("failed to load metadata - {e}"))?;
-    tracing::info!("NSQ: persisting topic/channel metadata to {}", meta_path.display());
+    tracing::info!(
+        "NSQ: persisting topic/channel metadata to {}",
+        meta_path.display()
+    );
     metadata::persist(&nsqd).map_err(|e| format!("failed to persist metadata - {e}"))?;
 
     let tcp_addr = tcp_listener.local_addr().map_err(|e| e.to_string())?;
@@ -65,6 +65,14 @@ pub async fn start(opts: Options) -> Result<Server, String> {
         Some(l) => {
             let addr = l.local_addr().map_err(|e| e.to_string())?;
             let _ = nsqd.http_addr.set(addr);
+            // BEH-132: `/config/statsd_prefix` shows the prefix with `%s` expanded.
+            nsqd.update_options(|o| {
+                let port = match o.broadcast_http_port {
+                    0 => addr.port(),
+                    p => p as u16,
+                };
+                o.statsd_prefix = o.statsd_prefix_expanded(port);
+            });
             tracing::info!("HTTP: listening on {}", addr);
             tasks.push(tokio::spawn(crate::http::serve(nsqd.clone(), l)));
             Some(addr)
@@ -85,7 +93,10 @@ pub async fn start(opts: Options) -> Result<Server, String> {
 
 /// Wakes every `QueueScanInterval` to time out in-flight messages and release deferred ones.
 async fn queue_scan_loop(nsqd: Arc<Nsqd>) {
-    let interval = nsqd.options().queue_scan_interval.max(Duration::from_millis(1));
+    let interval = nsqd
+        .options()
+        .queue_scan_interval
+        .max(Duration::from_millis(1));
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -109,7 +120,10 @@ impl Server {
             let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
         }
         let meta_path = metadata::path(&nsqd.options().data_path);
-        tracing::info!("NSQ: persisting topic/channel metadata to {}", meta_path.display());
+        tracing::info!(
+            "NSQ: persisting topic/channel metadata to {}",
+            meta_path.display()
+        );
         if let Err(e) = metadata::persist(&nsqd) {
             tracing::error!("failed to persist metadata - {}", e);
         }
@@ -133,29 +147,49 @@ impl Server {
 
 /// Runs nsqd until SIGINT or SIGTERM, then shuts down cleanly.
 pub async fn run(opts: Options) -> Result<(), String> {
+    // Handlers go in before the listeners announce themselves: a test harness may signal as
+    // soon as it reads the "listening on" lines.
+    let signals = Signals::install();
     let server = start(opts).await?;
-    wait_for_signal().await;
+    signals.wait().await;
     server.shutdown().await;
     Ok(())
 }
 
-async fn wait_for_signal() {
+/// SIGINT and SIGTERM start the clean shutdown; every other signal keeps its default action
+/// (BEH-103).
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let (Ok(mut int), Ok(mut term)) =
-            (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
-        else {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        };
-        tokio::select! {
-            _ = int.recv() => {}
-            _ = term.recv() => {}
+    streams: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl Signals {
+    fn install() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let streams = match (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            ) {
+                (Ok(i), Ok(t)) => Some((i, t)),
+                _ => None,
+            };
+            Signals { streams }
         }
+        #[cfg(not(unix))]
+        Signals {}
     }
-    #[cfg(not(unix))]
-    {
+
+    async fn wait(self) {
+        #[cfg(unix)]
+        if let Some((mut int, mut term)) = self.streams {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
         let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -127,8 +127,10 @@ impl Topic {
         };
         drop(st);
         if result.is_ok() {
-            self.message_count.fetch_add(bodies.len() as u64, Ordering::Relaxed);
-            self.message_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+            self.message_count
+                .fetch_add(bodies.len() as u64, Ordering::Relaxed);
+            self.message_bytes
+                .fetch_add(bytes as u64, Ordering::Relaxed);
         }
         result
     }
@@ -137,14 +139,21 @@ impl Topic {
         st.started && !self.is_paused() && !st.channels.is_empty()
     }
 
-    fn hold(&self, st: &mut TopicState, messages: Vec<Message>, defer: Duration) -> Result<(), PutError> {
+    fn hold(
+        &self,
+        st: &mut TopicState,
+        messages: Vec<Message>,
+        defer: Duration,
+    ) -> Result<(), PutError> {
         for m in messages {
             if st.held.len() < self.cfg.mem_queue_size {
                 st.held.push_back((m, defer));
                 continue;
             }
             let r = st.backend.put(m);
-            self.cfg.health.record(r.as_ref().map(|_| ()).map_err(|e| e.0.as_str()));
+            self.cfg
+                .health
+                .record(r.as_ref().map(|_| ()).map_err(|e| e.0.as_str()));
             r.map_err(|e| PutError::Backend(e.0))?;
         }
         Ok(())
@@ -157,7 +166,9 @@ impl Topic {
         }
         let mut batch: Vec<Message> = Vec::new();
         let mut batch_defer = Duration::ZERO;
-        let flush = |batch: &mut Vec<Message>, defer: Duration, channels: &BTreeMap<String, Arc<Channel>>| {
+        let flush = |batch: &mut Vec<Message>,
+                     defer: Duration,
+                     channels: &BTreeMap<String, Arc<Channel>>| {
             for ch in channels.values() {
                 let _ = ch.put_batch(batch, defer);
             }
@@ -292,7 +303,7 @@ impl Topic {
             topic_name: self.name.clone(),
             channels: channels
                 .iter()
-                .filter(|c| channel_filter.is_none_or(|f| f == c.name))
+                .filter(|c| channel_filter.map_or(true, |f| f == c.name))
                 .map(|c| c.stats(include_clients))
                 .collect(),
             depth,

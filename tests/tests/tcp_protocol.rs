@@ -322,10 +322,6 @@ fn identify_body_errors_are_fatal() {
             br#"{"heartbeat_interval":1,"output_buffer_size":1}"#,
             "E_BAD_BODY IDENTIFY heartbeat interval (1) is invalid",
         ),
-        (
-            br#"{"feature_negotiation":true,"deflate":true,"snappy":true}"#,
-            "E_IDENTIFY_FAILED cannot enable both deflate and snappy compression",
-        ),
     ];
     for (body, err) in cases {
         expect_fatal(&nsqd, &with_body("IDENTIFY", body), err);
@@ -345,23 +341,73 @@ fn identify_body_errors_are_fatal() {
 }
 
 #[test]
-fn identify_truncated_body_is_fatal() {
-    // P-121: failed to read body size / body (the client half-closes mid-command).
+fn identify_deflate_and_snappy_together_is_fatal() {
+    // P-072: both are enabled on the server by default.
     let nsqd = Nsqd::start();
-    let mut c = nsqd.conn();
-    c.send(b"IDENTIFY\n\0\0");
-    c.shutdown_write();
-    c.expect_error("E_BAD_BODY IDENTIFY failed to read body size");
-    c.expect_closed(CLOSE);
+    expect_fatal(
+        &nsqd,
+        &with_body(
+            "IDENTIFY",
+            br#"{"feature_negotiation":true,"deflate":true,"snappy":true}"#,
+        ),
+        "E_IDENTIFY_FAILED cannot enable both deflate and snappy compression",
+    );
+}
 
+/// Sends `bytes`, half-closes, and expects the read-failure error `err` before the close.
+fn expect_fatal_after_eof(nsqd: &Nsqd, bytes: &[u8], err: &str) {
     let mut c = nsqd.conn();
-    let mut bytes = b"IDENTIFY\n".to_vec();
-    bytes.extend_from_slice(&10u32.to_be_bytes());
-    bytes.extend_from_slice(b"{}");
-    c.send(&bytes);
+    c.send(bytes);
     c.shutdown_write();
-    c.expect_error("E_BAD_BODY IDENTIFY failed to read body");
+    c.expect_error(err);
     c.expect_closed(CLOSE);
+}
+
+#[test]
+fn truncated_commands_answer_read_errors() {
+    // P-121, P-122, P-128..P-130: the client half-closes in the middle of a command; the
+    // reference still answers with the "failed to read ..." error frame before closing.
+    let nsqd = Nsqd::start();
+    let cases: &[(&[u8], &str)] = &[
+        (
+            b"IDENTIFY\n\0\0",
+            "E_BAD_BODY IDENTIFY failed to read body size",
+        ),
+        (
+            b"IDENTIFY\n\0\0\0\x0a{}",
+            "E_BAD_BODY IDENTIFY failed to read body",
+        ),
+        (b"AUTH\n\0", "E_BAD_BODY AUTH failed to read body size"),
+        (
+            b"AUTH\n\0\0\0\x0asec",
+            "E_BAD_BODY AUTH failed to read body",
+        ),
+        (
+            b"PUB t\n\0\0",
+            "E_BAD_MESSAGE PUB failed to read message body size",
+        ),
+        (
+            b"PUB t\n\0\0\0\x05ab",
+            "E_BAD_MESSAGE PUB failed to read message body",
+        ),
+        (
+            b"DPUB t 10\n\0",
+            "E_BAD_MESSAGE DPUB failed to read message body size",
+        ),
+        (
+            b"DPUB t 10\n\0\0\0\x05ab",
+            "E_BAD_MESSAGE DPUB failed to read message body",
+        ),
+        (b"MPUB t\n\0\0", "E_BAD_BODY MPUB failed to read body size"),
+        // Body size 20, count 1, then only half of the first message size.
+        (
+            b"MPUB t\n\0\0\0\x14\0\0\0\x01\0\0",
+            "E_BAD_MESSAGE MPUB failed to read message(0) body size",
+        ),
+    ];
+    for (bytes, err) in cases {
+        expect_fatal_after_eof(&nsqd, bytes, err);
+    }
 }
 
 // AUTH without an auth server
@@ -513,21 +559,6 @@ fn pub_errors_are_fatal() {
     let mut c = nsqd.conn();
     c.publish("t", &[b'x'; 10]);
 
-    let mut c = nsqd.conn();
-    c.send(b"PUB t\n\0\0");
-    c.shutdown_write();
-    c.expect_error("E_BAD_MESSAGE PUB failed to read message body size");
-    c.expect_closed(CLOSE);
-
-    let mut c = nsqd.conn();
-    let mut bytes = b"PUB t\n".to_vec();
-    bytes.extend_from_slice(&5u32.to_be_bytes());
-    bytes.extend_from_slice(b"ab");
-    c.send(&bytes);
-    c.shutdown_write();
-    c.expect_error("E_BAD_MESSAGE PUB failed to read message body");
-    c.expect_closed(CLOSE);
-
     // A negative size is reported as such (checked before "too big").
     let mut c = nsqd.conn();
     let mut bytes = b"PUB t\n".to_vec();
@@ -609,17 +640,6 @@ fn mpub_errors_are_fatal() {
     let nineteen: Vec<&[u8]> = vec![b"x"; 19];
     let mut c = nsqd.conn();
     c.mpub("t", &nineteen);
-
-    // Truncated: the count is there but the first message size is not.
-    let mut c = nsqd.conn();
-    let mut bytes = b"MPUB t\n".to_vec();
-    bytes.extend_from_slice(&20u32.to_be_bytes());
-    bytes.extend_from_slice(&1u32.to_be_bytes());
-    bytes.extend_from_slice(&[0, 0]);
-    c.send(&bytes);
-    c.shutdown_write();
-    c.expect_error("E_BAD_MESSAGE MPUB failed to read message(0) body size");
-    c.expect_closed(CLOSE);
 }
 
 #[test]

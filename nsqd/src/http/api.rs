@@ -572,6 +572,48 @@ mod tests {
     }
 
     #[test]
+    fn ping_reports_health_as_plain_text() {
+        let nsqd = Nsqd::new(crate::options::Options::default());
+        assert!(matches!(ping(&nsqd), Reply::Plain(200, ref t) if t == "OK"));
+        nsqd.health.record(Err("write failed"));
+        assert!(matches!(ping(&nsqd), Reply::Plain(500, ref t) if t == "NOK - write failed"));
+        nsqd.health.record(Ok(()));
+        assert_eq!(ping(&nsqd).status(), 200);
+    }
+
+    #[test]
+    fn info_key_order() {
+        let nsqd = Nsqd::new(crate::options::Options::default());
+        let Reply::Json(body) = info(&nsqd) else {
+            panic!("info is JSON");
+        };
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "version",
+                "broadcast_address",
+                "hostname",
+                "http_port",
+                "tcp_port",
+                "start_time",
+                "max_heartbeat_interval",
+                "max_output_buffer_size",
+                "max_output_buffer_timeout",
+                "max_deflate_level",
+                "topology_zone",
+                "topology_region",
+            ]
+        );
+        // No listener bound in this test: ports read 0.
+        assert_eq!(
+            (v["http_port"].as_i64(), v["tcp_port"].as_i64()),
+            (Some(0), Some(0))
+        );
+    }
+
+    #[test]
     fn config_values_are_raw_or_json_by_type() {
         assert!(matches!(
             config_reply("statsd_prefix", "x".into()),

@@ -31,8 +31,6 @@ use self::routes::{Resolved, Route};
 use crate::nsqd::Nsqd;
 use crate::options::TlsRequired;
 
-pub use self::stats::StatsDoc;
-
 /// Serves the API on `listener` until nsqd shuts down.
 pub async fn serve(nsqd: Arc<Nsqd>, listener: TcpListener) {
     let app = router(nsqd.clone()).into_make_service_with_connect_info::<SocketAddr>();
@@ -182,7 +180,9 @@ async fn handle(nsqd: Arc<Nsqd>, req: ApiRequest) -> Reply {
         }
         Route::ConfigGet => api::config_get(&nsqd, &req.opt),
         Route::ConfigPut => api::config_put(&nsqd, &req.opt, req.body).await,
-        Route::PprofIndex => Reply::Raw(reply::plain(200, PPROF_INDEX.as_bytes().to_vec())),
+        Route::PprofIndex => {
+            Reply::Raw(Box::new(reply::plain(200, PPROF_INDEX.as_bytes().to_vec())))
+        }
         // There is no Go runtime to profile; see docs/http-debug-endpoints.md.
         Route::PprofCmdline
         | Route::PprofSymbol

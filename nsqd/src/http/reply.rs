@@ -30,7 +30,7 @@ pub enum Reply {
     /// dispatcher replicates the 500 it ends in.
     PlainNil,
     /// A response built elsewhere (redirects, OPTIONS, debug pages).
-    Raw(Response<Body>),
+    Raw(Box<Response<Body>>),
 }
 
 impl Reply {
@@ -59,7 +59,7 @@ impl Reply {
                 Some(JSON_TYPE),
                 error_body("INTERNAL_ERROR").into_bytes(),
             ),
-            Reply::Raw(r) => r,
+            Reply::Raw(r) => *r,
         }
     }
 }

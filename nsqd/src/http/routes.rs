@@ -180,10 +180,16 @@ fn case_insensitive_fix(method: &str, path: &str) -> Option<String> {
 fn allowed(method: &str, path: &str) -> String {
     let mut methods: Vec<&str> = Vec::new();
     for (m, _, _) in TABLE {
-        if *m == method || *m == "OPTIONS" || methods.contains(m) {
+        if methods.contains(m) {
             continue;
         }
-        if lookup(m, path).is_some() {
+        // `*` asks about the server as a whole: every method it has.
+        let wanted = if path == "*" {
+            true
+        } else {
+            *m != method && lookup(m, path).is_some()
+        };
+        if wanted {
             methods.push(m);
         }
     }
@@ -291,6 +297,10 @@ mod tests {
             Resolved::Options("GET, OPTIONS, POST".into())
         );
         assert_eq!(resolve("OPTIONS", "/nope"), Resolved::NotFound);
+        assert_eq!(
+            resolve("OPTIONS", "*"),
+            Resolved::Options("GET, OPTIONS, POST, PUT".into())
+        );
     }
 
     #[test]

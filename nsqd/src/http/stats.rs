@@ -111,9 +111,8 @@ fn gather(
 }
 
 fn reduce_pub_counts(client: &mut ClientStats, topic_filter: Option<&str>) {
-    match topic_filter {
-        Some(t) => client.pub_counts.retain(|(name, _)| name == t),
-        None => client.pub_counts.truncate(1),
+    if let Some(t) = topic_filter {
+        client.pub_counts.retain(|(name, _)| name == t);
     }
     client.pub_counts.truncate(1);
 }

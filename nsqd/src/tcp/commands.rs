@@ -67,7 +67,12 @@ fn message_id(b: &[u8]) -> Result<MessageId, ProtocolError> {
 }
 
 impl Connection {
-    pub(super) fn exec(&mut self, params: &[&[u8]], rbuf: &mut BytesMut, line_len: usize) -> CmdResult {
+    pub(super) fn exec(
+        &mut self,
+        params: &[&[u8]],
+        rbuf: &mut BytesMut,
+        line_len: usize,
+    ) -> CmdResult {
         let cmd = params.first().copied().unwrap_or(b"");
         match cmd {
             b"FIN" => self.fin(params, rbuf, line_len),
@@ -101,7 +106,11 @@ impl Connection {
             return Ok(Exec::NeedMore(line_len + 4));
         };
         if size > self.limits.max_body_size {
-            return Err(err::body_too_big("IDENTIFY", size, self.limits.max_body_size));
+            return Err(err::body_too_big(
+                "IDENTIFY",
+                size,
+                self.limits.max_body_size,
+            ));
         }
         if size <= 0 {
             return Err(err::invalid_body_size("IDENTIFY", size));
@@ -239,7 +248,12 @@ impl Connection {
         self.client.ready_count.store(count, Ordering::Relaxed);
     }
 
-    fn in_flight_checks(&self, cmd: &str, params: &[&[u8]], min: usize) -> Result<MessageId, ProtocolError> {
+    fn in_flight_checks(
+        &self,
+        cmd: &str,
+        params: &[&[u8]],
+        min: usize,
+    ) -> Result<MessageId, ProtocolError> {
         let state = self.state();
         if state != STATE_SUBSCRIBED && state != STATE_CLOSING {
             return Err(err::cannot_in_state(cmd));
@@ -311,7 +325,12 @@ impl Connection {
         let Some((_, ch)) = &self.sub else {
             return self.non_fatal(err::touch_failed(&id, err::REASON_NOT_IN_FLIGHT));
         };
-        match ch.touch(self.client.id, &id, self.msg_timeout, self.limits.max_msg_timeout) {
+        match ch.touch(
+            self.client.id,
+            &id,
+            self.msg_timeout,
+            self.limits.max_msg_timeout,
+        ) {
             Ok(()) => Ok(Exec::Done),
             Err(e) => self.non_fatal(err::touch_failed(&id, e.as_str())),
         }
@@ -434,12 +453,53 @@ impl Connection {
             return Ok(Exec::NeedMore(total));
         }
         let payload = take_body(rbuf, line_len, size as usize);
-        let bodies =
-            parse_mpub_payload(&payload, self.limits.max_msg_size, self.limits.max_body_size)?;
-        topic.put(&bodies, Duration::ZERO).map_err(err::mpub_failed)?;
+        let bodies = parse_mpub_payload(
+            &payload,
+            self.limits.max_msg_size,
+            self.limits.max_body_size,
+        )?;
+        topic
+            .put(&bodies, Duration::ZERO)
+            .map_err(err::mpub_failed)?;
         self.client.count_publish(name, bodies.len() as u64);
         self.send_response(OK);
         Ok(Exec::Done)
+    }
+}
+
+/// What a command whose bytes stopped short reports; only called when the handler asked for
+/// more bytes and the stream had ended.
+pub(super) fn truncation_error(
+    cmd: &[u8],
+    rbuf: &[u8],
+    line_len: usize,
+    limits: &super::connection::Limits,
+) -> ProtocolError {
+    let have_size = rbuf.len() >= line_len + 4;
+    match cmd {
+        b"IDENTIFY" | b"AUTH" => {
+            let name = if cmd == b"AUTH" { "AUTH" } else { "IDENTIFY" };
+            if have_size {
+                err::body_read_failed(name)
+            } else {
+                err::body_size_read_failed(name)
+            }
+        }
+        b"MPUB" if have_size => {
+            let payload = Bytes::copy_from_slice(&rbuf[line_len + 4..]);
+            parse_mpub_payload(&payload, limits.max_msg_size, limits.max_body_size)
+                .err()
+                .unwrap_or_else(|| err::message_body_read_failed("MPUB"))
+        }
+        b"MPUB" => err::body_size_read_failed("MPUB"),
+        _ => {
+            let name = if cmd == b"DPUB" { "DPUB" } else { "PUB" };
+            if have_size {
+                err::message_body_read_failed(name)
+            } else {
+                err::message_size_read_failed(name)
+            }
+        }
     }
 }
 

@@ -127,7 +127,8 @@ impl Connection {
         tracing::info!("PROTOCOL(V2): [{}] exiting ioloop", peer);
         let _ = self.stream.shutdown().await;
         if let Some((topic, channel)) = self.sub.take() {
-            self.nsqd.client_left_channel(&topic, &channel, self.client.id);
+            self.nsqd
+                .client_left_channel(&topic, &channel, self.client.id);
         }
     }
 
@@ -167,7 +168,14 @@ impl Connection {
                 _ = client.close.cancelled() => return Ok(()),
                 r = self.stream.read_buf(&mut self.rbuf) => {
                     match r {
-                        Ok(0) => return Ok(()),
+                        Ok(0) => {
+                            // A command cut short by the peer closing gets its read error.
+                            if let Some(e) = self.truncated_command() {
+                                self.send_error(&e);
+                                let _ = self.flush().await;
+                            }
+                            return Ok(());
+                        }
                         Ok(_) => {}
                         Err(e) => return Err(format!("failed to read command - {e}")),
                     }
@@ -272,8 +280,12 @@ impl Connection {
         }
         self.scratch.clear();
         if n > 0 {
-            self.client.in_flight_count.fetch_add(n as i64, Ordering::Relaxed);
-            self.client.message_count.fetch_add(n as u64, Ordering::Relaxed);
+            self.client
+                .in_flight_count
+                .fetch_add(n as i64, Ordering::Relaxed);
+            self.client
+                .message_count
+                .fetch_add(n as u64, Ordering::Relaxed);
         }
         more && (capacity - n as i64) > 0
     }
@@ -321,6 +333,20 @@ impl Connection {
         self.rbuf = rbuf;
         self.line = line;
         (wake, ran)
+    }
+
+    /// The error a command left incomplete at end of stream earns (P-121, P-128..P-130).
+    fn truncated_command(&self) -> Option<ProtocolError> {
+        let Line::Complete { line, consumed } = read_line(&self.rbuf) else {
+            return None;
+        };
+        let cmd = split_params(line).first().copied().unwrap_or(b"");
+        Some(super::commands::truncation_error(
+            cmd,
+            &self.rbuf,
+            consumed,
+            &self.limits,
+        ))
     }
 
     pub(super) fn send_response(&mut self, data: &[u8]) {

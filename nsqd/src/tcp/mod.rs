@@ -55,7 +55,11 @@ async fn handle(nsqd: Arc<Nsqd>, mut stream: TcpStream, peer: SocketAddr) {
             String::from_utf8_lossy(&magic)
         );
         let mut buf = bytes::BytesMut::new();
-        write_frame(&mut buf, FrameType::Error, bad_protocol().frame_data().as_bytes());
+        write_frame(
+            &mut buf,
+            FrameType::Error,
+            bad_protocol().frame_data().as_bytes(),
+        );
         let _ = stream.write_all(&buf).await;
         return;
     }
