@@ -580,3 +580,46 @@ fn sample_rate_drops_unsampled_messages_for_the_channel() {
     );
     assert_eq!(channel_field(&nsqd, "samp", "c", "depth"), Some(0.into()));
 }
+
+// §3.11 end-to-end processing latency
+
+#[test]
+fn e2e_latency_percentiles_are_recorded_on_fin() {
+    // BEH-110..112, H-045: percentiles sorted descending, counted per FIN, merged for the topic.
+    let nsqd = Nsqd::start_with(&["--e2e-processing-latency-percentile=0.5,0.99"]);
+    let mut c = nsqd.consumer("e2e", "c", 10);
+    let mut p = nsqd.conn();
+    for i in 0..5 {
+        p.publish("e2e", format!("m{i}").as_bytes());
+    }
+    for _ in 0..5 {
+        let m = c.read_message();
+        c.fin(&m.id);
+    }
+    let ok = wait_until(WAIT, || {
+        channel_field(&nsqd, "e2e", "c", "e2e_processing_latency")
+            .is_some_and(|v| v["count"] == 5)
+    });
+    assert!(ok, "channel e2e count never reached 5: {}", nsqd.stats());
+    let stats = nsqd.stats();
+    for e2e in [
+        &stats_channel(&stats, "e2e", "c").unwrap()["e2e_processing_latency"],
+        &stats_topic(&stats, "e2e").unwrap()["e2e_processing_latency"],
+    ] {
+        assert_eq!(e2e["count"], 5, "{e2e}");
+        let p = e2e["percentiles"].as_array().expect("percentiles");
+        let qs: Vec<f64> = p.iter().map(|x| x["quantile"].as_f64().unwrap()).collect();
+        assert_eq!(qs, vec![0.99, 0.5], "{e2e}");
+        for x in p {
+            assert!(x["value"].as_f64().unwrap() > 0.0, "{e2e}");
+        }
+    }
+    // Without the flag there is no window at all.
+    let plain = Nsqd::start();
+    let _c = plain.consumer("e2e", "c", 1);
+    let ok = wait_until(WAIT, || {
+        channel_field(&plain, "e2e", "c", "e2e_processing_latency")
+            == Some(serde_json::json!({"count": 0, "percentiles": null}))
+    });
+    assert!(ok, "{}", plain.stats());
+}
