@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the real NSQ clients that the compatibility tests drive:
-#   pynsq (pinned in tests/compat/python/requirements.txt) into ./.venv
+#   pynsq and python-snappy (pinned in tests/compat/python/requirements.txt) into ./.venv
 #   nsqjs (pinned in tests/compat/node/package-lock.json) into tests/compat/node/node_modules
 # Idempotent: does nothing when the pinned versions are already installed.
 set -euo pipefail

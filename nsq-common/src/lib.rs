@@ -1,8 +1,11 @@
 //! Shared plumbing for the NSQ daemons.
+pub mod cli;
 pub mod config;
 pub mod duration;
 pub mod goflag;
 pub mod gofmt;
+pub mod host;
+pub mod http;
 pub mod logging;
 pub mod memstats;
 pub mod quantile;

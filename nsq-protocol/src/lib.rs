@@ -4,6 +4,7 @@
 //! out; nothing here touches a socket or a clock.
 
 pub mod command;
+pub mod deflate;
 pub mod error;
 pub mod frame;
 pub mod guid;
@@ -12,6 +13,7 @@ pub mod json;
 pub mod message;
 pub mod names;
 pub mod quote;
+pub mod snappy;
 pub mod version;
 
 /// The 4 bytes a V2 client sends first (P-001).

@@ -4,8 +4,13 @@
 //! table and the deferred queue, all behind one short-held lock. Clients pull batches of messages
 //! when they have RDY capacity; a client that finds nothing registers as waiting and is woken by
 //! the next put, so an idle consumer costs no wake-ups and a busy one takes many messages per lock.
+//!
+//! A message this channel already holds is never dropped because the disk failed: a requeue,
+//! timeout or due deferred message that cannot be written stays in memory past the limit. Only a
+//! new message from a publish is refused, so the publisher hears of the failure (BEH-013).
 
 use std::collections::VecDeque;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,9 +19,11 @@ use nsq_common::quantile::Quantile;
 use nsq_protocol::message::{Message, MessageId};
 use parking_lot::Mutex;
 
-use crate::backend::{self, Backend, BackendError};
+use crate::backend::{self, Backend, BackendError, PartialPut};
 use crate::client::ClientShared;
-use crate::inflight::{DeferredQueue, InFlight, InFlightError, InFlightTable};
+use crate::deferred_store::{self, DueTimes};
+use crate::durable::SyncWait;
+use crate::inflight::{AlreadyDeferred, DeferredQueue, InFlight, InFlightError, InFlightTable};
 use crate::queue_config::QueueConfig;
 use crate::stats::ChannelStats;
 
@@ -38,9 +45,20 @@ impl RequeueError {
     }
 }
 
+/// What a put does with messages its backend could not write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnFailure {
+    /// A publish: report the error; the publisher will try again.
+    Reject,
+    /// Messages nsqd already answered OK for: keep them in memory.
+    Keep,
+}
+
 struct ChannelState {
     memory: VecDeque<Message>,
     backend: Box<dyn Backend>,
+    /// Due times (unix ns) from the deferred side file, for records still in the backend.
+    restored_due: DueTimes,
     in_flight: InFlightTable,
     deferred: DeferredQueue,
     clients: Vec<Arc<ClientShared>>,
@@ -55,6 +73,8 @@ pub struct Channel {
     pub name: String,
     pub ephemeral: bool,
     state: Mutex<ChannelState>,
+    /// The deferred side file (None for ephemeral channels).
+    due_file: Option<PathBuf>,
     cfg: QueueConfig,
     paused: AtomicBool,
     exiting: AtomicBool,
@@ -69,13 +89,23 @@ impl Channel {
         let ephemeral = nsq_protocol::names::is_ephemeral(name);
         let e2e = (!cfg.e2e_percentiles.is_empty())
             .then(|| Quantile::new(cfg.e2e_window, &cfg.e2e_percentiles, Instant::now()));
+        let queue_name = backend::channel_queue_name(topic_name, name);
+        let due_file = (!ephemeral).then(|| deferred_store::path(&cfg.disk.data_path, &queue_name));
+        // The side file stays until the next clean shutdown rewrites it, so a crash before the
+        // listed records are read again keeps their schedule too.
+        let restored_due = due_file
+            .as_deref()
+            .map(deferred_store::load)
+            .unwrap_or_default();
         Channel {
             topic_name: topic_name.to_string(),
             name: name.to_string(),
             ephemeral,
+            due_file,
             state: Mutex::new(ChannelState {
                 memory: VecDeque::new(),
-                backend: backend::for_queue(ephemeral),
+                backend: backend::for_queue(&queue_name, ephemeral, &cfg.disk),
+                restored_due,
                 in_flight: InFlightTable::default(),
                 deferred: DeferredQueue::default(),
                 clients: Vec::new(),
@@ -102,44 +132,91 @@ impl Channel {
     }
 
     /// Puts messages from the topic: each goes to the deferred queue when `defer` is set, else
-    /// to memory or, past `--mem-queue-size`, to the backend.
-    pub fn put_batch(&self, messages: &[Message], defer: Duration) -> Result<(), BackendError> {
-        let now = Instant::now();
+    /// to memory or, past `--mem-queue-size`, to the backend. With `tickets` (durable acks), a
+    /// ticket for the disk writes is added. On a backend failure the error is returned and
+    /// `on_failure` decides the fate of the unwritten messages.
+    pub fn put_batch(
+        &self,
+        messages: &[Message],
+        defer: Duration,
+        on_failure: OnFailure,
+        tickets: Option<&mut SyncWait>,
+    ) -> Result<(), BackendError> {
         let mut st = self.state.lock();
         let mut result = Ok(());
-        for m in messages {
-            if defer.is_zero() {
-                if let Err(e) = self.enqueue(&mut st, m.clone()) {
-                    result = Err(e);
-                    break;
-                }
-            } else {
+        let mut stored = messages.len();
+        if !defer.is_zero() {
+            let due = Instant::now() + defer;
+            for m in messages {
                 // A duplicate id cannot happen for fresh publishes: ids are unique per topic.
-                let _ = st.deferred.push(m.clone(), now + defer);
+                let _ = st.deferred.push(m.clone(), due);
             }
-            self.message_count.fetch_add(1, Ordering::Relaxed);
+        } else {
+            let room = self.memory_room(&st).min(messages.len());
+            let (to_memory, to_backend) = messages.split_at(room);
+            st.memory.extend(to_memory.iter().cloned());
+            if !to_backend.is_empty() {
+                let put = st.backend.put_batch(to_backend);
+                self.record_write(put.as_ref().map(|_| ()).map_err(|p| &p.error));
+                if let Err(PartialPut { written, error }) = put {
+                    let unwritten = &to_backend[written..];
+                    match on_failure {
+                        OnFailure::Keep => st.memory.extend(unwritten.iter().cloned()),
+                        OnFailure::Reject => stored -= unwritten.len(),
+                    }
+                    result = Err(error);
+                }
+                if let (Some(wait), Some(ticket)) = (tickets, st.backend.sync_ticket()) {
+                    wait.push(ticket);
+                }
+            }
         }
+        self.message_count
+            .fetch_add(stored as u64, Ordering::Relaxed);
         self.wake_waiters(&mut st);
         result
     }
 
-    fn enqueue(&self, st: &mut ChannelState, message: Message) -> Result<(), BackendError> {
-        if st.memory.len() < self.cfg.mem_queue_size {
-            st.memory.push_back(message);
-            return Ok(());
+    /// How many more messages the memory queue takes. With `--mem-queue-size=0` an ephemeral
+    /// channel hands a message over only to a client waiting for one (BEH-011).
+    fn memory_room(&self, st: &ChannelState) -> usize {
+        let cap = if self.ephemeral && self.cfg.mem_queue_size == 0 {
+            st.waiting.len()
+        } else {
+            self.cfg.mem_queue_size
+        };
+        cap.saturating_sub(st.memory.len())
+    }
+
+    fn record_write(&self, result: Result<(), &BackendError>) {
+        if let Err(e) = result {
+            tracing::error!(
+                "CHANNEL({}): failed to write message to backend - {}",
+                self.name,
+                e
+            );
         }
-        let result = st.backend.put(message);
-        self.cfg
-            .health
-            .record(result.as_ref().map(|_| ()).map_err(|e| e.0.as_str()));
-        result
+        self.cfg.health.record(result.map_err(|e| e.0.as_str()));
+    }
+
+    /// Queues a message this channel already held (requeue, timeout, due deferred).
+    fn enqueue(&self, st: &mut ChannelState, message: Message) {
+        if self.memory_room(st) > 0 {
+            st.memory.push_back(message);
+            return;
+        }
+        let result = st.backend.put(&message);
+        self.record_write(result.as_ref().map(|_| ()));
+        if result.is_err() {
+            st.memory.push_back(message);
+        }
     }
 
     fn next_message(&self, st: &mut ChannelState) -> Option<Message> {
         let from_backend = st.take_backend_next || st.memory.is_empty();
         st.take_backend_next = !st.take_backend_next;
         if from_backend {
-            if let Some(m) = st.backend.get() {
+            if let Some(m) = self.backend_message(st) {
                 return Some(m);
             }
         }
@@ -148,7 +225,35 @@ impl Channel {
                 self.global_msg_count.fetch_add(1, Ordering::Relaxed);
                 Some(m)
             }
-            None => st.backend.get(),
+            None => self.backend_message(st),
+        }
+    }
+
+    /// The next backend record to deliver. Records the side file lists with a due time still
+    /// ahead go back to the deferred queue instead (#1107).
+    fn backend_message(&self, st: &mut ChannelState) -> Option<Message> {
+        loop {
+            let Some(m) = st.backend.get() else {
+                // Every record present at start-up has been read: the table is done.
+                if !st.restored_due.is_empty() {
+                    st.restored_due = DueTimes::default();
+                }
+                return None;
+            };
+            if st.restored_due.is_empty() {
+                return Some(m);
+            }
+            let Some(due_ns) = st.restored_due.remove(&m.id) else {
+                return Some(m);
+            };
+            let wait_ns = due_ns.saturating_sub(crate::clock::unix_nanos());
+            if wait_ns <= 0 {
+                return Some(m);
+            }
+            let due = Instant::now() + Duration::from_nanos(wait_ns as u64);
+            if let Err(AlreadyDeferred) = st.deferred.push(m.clone(), due) {
+                return Some(m);
+            }
         }
     }
 
@@ -253,8 +358,7 @@ impl Channel {
             .map_err(RequeueError::InFlight)?;
         self.requeue_count.fetch_add(1, Ordering::Relaxed);
         if delay.is_zero() {
-            // A backend failure is already recorded in health; the message stays counted.
-            let _ = self.enqueue(&mut st, entry.message);
+            self.enqueue(&mut st, entry.message);
             self.wake_waiters(&mut st);
             Ok(())
         } else {
@@ -332,6 +436,7 @@ impl Channel {
         st.in_flight.clear();
         st.deferred.clear();
         st.memory.clear();
+        st.restored_due = DueTimes::default();
         for c in &st.clients {
             c.in_flight_count.store(0, Ordering::Relaxed);
             c.wake.notify_one();
@@ -339,8 +444,8 @@ impl Channel {
         st.backend.empty()
     }
 
-    /// Deletion (BEH-081): no more puts or subscribers, every client connection is closed and the
-    /// messages are dropped.
+    /// Deletion (BEH-081): no more puts or subscribers, every client connection is closed, the
+    /// messages are dropped and the disk files removed.
     pub fn delete(&self) {
         self.exiting.store(true, Ordering::Release);
         let clients = std::mem::take(&mut self.state.lock().clients);
@@ -348,20 +453,93 @@ impl Channel {
             c.close.cancel();
         }
         let _ = self.empty();
+        let mut st = self.state.lock();
+        if let Err(e) = st.backend.delete() {
+            tracing::error!("CHANNEL({}): failed to delete backend - {}", self.name, e);
+        }
+        if let Some(f) = &self.due_file {
+            deferred_store::remove(f);
+        }
     }
 
-    /// Marks the channel exiting and returns everything it held (memory, backend, in flight,
-    /// deferred) in that order, for the shutdown flush (BEH-101).
-    pub fn close(&self) -> Vec<Message> {
+    /// Shutdown (BEH-101): writes the memory queue, then the in-flight messages, then the
+    /// deferred ones to the backend, the deferred due times to the side file, and closes the
+    /// backend (fsync and metadata). Returns how many messages could not be written.
+    pub fn close(&self) -> usize {
         self.exiting.store(true, Ordering::Release);
         let mut st = self.state.lock();
-        let mut all: Vec<Message> = st.memory.drain(..).collect();
-        while let Some(m) = st.backend.get() {
-            all.push(m);
+        tracing::info!("CHANNEL({}): closing", self.name);
+        let memory: Vec<Message> = st.memory.drain(..).collect();
+        let mut in_flight: Vec<Message> = st.in_flight.drain().map(|e| e.message).collect();
+        let mut deferred: Vec<(Message, Instant)> = st.deferred.drain().collect();
+        // Ids grow with publish time, so this restores publish order; deferred go by due time.
+        in_flight.sort_unstable_by_key(|m| m.id);
+        deferred.sort_unstable_by_key(|(m, due)| (*due, m.id));
+        if !memory.is_empty() || !in_flight.is_empty() || !deferred.is_empty() {
+            tracing::info!(
+                "CHANNEL({}): flushing {} memory {} in-flight {} deferred messages to backend",
+                self.name,
+                memory.len(),
+                in_flight.len(),
+                deferred.len()
+            );
         }
-        all.extend(st.in_flight.drain().map(|e| e.message));
-        all.extend(st.deferred.drain().map(|(m, _)| m));
-        all
+        let deferred_messages: Vec<Message> = deferred.iter().map(|(m, _)| m.clone()).collect();
+        let mut lost = 0;
+        for batch in [&memory, &in_flight, &deferred_messages] {
+            if batch.is_empty() {
+                continue;
+            }
+            let put = st.backend.put_batch(batch);
+            self.record_write(put.as_ref().map(|_| ()).map_err(|p| &p.error));
+            if let Err(p) = put {
+                lost += batch.len() - p.written;
+            }
+        }
+        if let Some(file) = &self.due_file {
+            self.store_due_times(&st, file, &deferred);
+        }
+        if let Err(e) = st.backend.close() {
+            tracing::error!("CHANNEL({}): failed to close backend - {}", self.name, e);
+        }
+        lost
+    }
+
+    /// Writes the side file: the deferred messages just flushed, and those restored at start-up
+    /// whose records were not read again yet.
+    fn store_due_times(
+        &self,
+        st: &ChannelState,
+        file: &std::path::Path,
+        deferred: &[(Message, Instant)],
+    ) {
+        let now = Instant::now();
+        let now_ns = crate::clock::unix_nanos();
+        let mut entries: Vec<(MessageId, i64)> = deferred
+            .iter()
+            .filter(|(_, due)| *due > now)
+            .map(|(m, due)| {
+                let wait = due.saturating_duration_since(now).as_nanos();
+                (
+                    m.id,
+                    now_ns.saturating_add(i64::try_from(wait).unwrap_or(i64::MAX)),
+                )
+            })
+            .collect();
+        entries.extend(
+            st.restored_due
+                .iter()
+                .filter(|(_, due)| **due > now_ns)
+                .map(|(id, due)| (*id, *due)),
+        );
+        if let Err(e) = deferred_store::store(file, &entries) {
+            tracing::error!(
+                "CHANNEL({}): failed to write deferred times to {} - {}",
+                self.name,
+                file.display(),
+                e
+            );
+        }
     }
 
     /// Puts back every in-flight message whose deadline passed (BEH-031). Returns whether any did.
@@ -378,7 +556,7 @@ impl Channel {
                 c.in_flight_done();
                 c.wake.notify_one();
             }
-            let _ = self.enqueue(&mut st, message);
+            self.enqueue(&mut st, message);
         }
         if dirty {
             self.wake_waiters(&mut st);
@@ -392,7 +570,7 @@ impl Channel {
         let mut dirty = false;
         while let Some(m) = st.deferred.pop_due(now) {
             dirty = true;
-            let _ = self.enqueue(&mut st, m);
+            self.enqueue(&mut st, m);
         }
         if dirty {
             self.wake_waiters(&mut st);
@@ -441,5 +619,123 @@ impl Channel {
             paused: self.is_paused(),
             e2e_processing_latency: e2e,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::health::Health;
+    use crate::options::Options;
+    use bytes::Bytes;
+
+    fn config(dir: &std::path::Path, mem_queue_size: i64, sync_every: i64) -> QueueConfig {
+        let opts = Options {
+            data_path: dir.display().to_string(),
+            mem_queue_size,
+            sync_every,
+            ..Options::default()
+        };
+        QueueConfig::from_options(&opts, Arc::new(Health::default()))
+    }
+
+    fn msg(n: u8) -> Message {
+        let mut id = *b"0000000000000000";
+        id[15] = b'a' + n;
+        Message::new(id, 1, Bytes::from_static(b"body"))
+    }
+
+    #[test]
+    fn a_failed_write_rejects_a_publish_but_keeps_held_messages() {
+        let dir = tempfile::tempdir().unwrap();
+        // Writes fail: the data path does not exist.
+        let cfg = config(&dir.path().join("missing"), 0, 2500);
+        let health = cfg.health.clone();
+        let ch = Channel::new("t", "c", cfg);
+        let err = ch
+            .put_batch(&[msg(1)], Duration::ZERO, OnFailure::Reject, None)
+            .unwrap_err();
+        assert!(err.0.starts_with("open "), "{err}");
+        assert!(health.status().starts_with("NOK - open "));
+        assert_eq!((ch.depth(), ch.stats(false).message_count), (0, 0));
+
+        assert!(ch
+            .put_batch(&[msg(2), msg(3)], Duration::ZERO, OnFailure::Keep, None)
+            .is_err());
+        assert_eq!((ch.depth(), ch.stats(false).message_count), (2, 2));
+
+        std::fs::create_dir(dir.path().join("missing")).unwrap();
+        ch.put_batch(&[msg(4)], Duration::ZERO, OnFailure::Reject, None)
+            .unwrap();
+        assert_eq!(health.status(), "OK");
+        assert_eq!(ch.stats(false).backend_depth, 1);
+    }
+
+    #[test]
+    fn durable_puts_collect_one_ticket_per_queue() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(dir.path(), 0, 1);
+        assert!(cfg.disk.durable_acks);
+        let ch = Channel::new("t", "c", cfg.clone());
+        let mut wait = SyncWait::new(cfg.health.clone());
+        ch.put_batch(
+            &[msg(1)],
+            Duration::ZERO,
+            OnFailure::Reject,
+            Some(&mut wait),
+        )
+        .unwrap();
+        ch.put_batch(
+            &[msg(2), msg(3)],
+            Duration::ZERO,
+            OnFailure::Reject,
+            Some(&mut wait),
+        )
+        .unwrap();
+        // Deferred messages stay in memory: nothing to wait for.
+        ch.put_batch(
+            &[msg(4)],
+            Duration::from_secs(60),
+            OnFailure::Reject,
+            Some(&mut wait),
+        )
+        .unwrap();
+        assert!(!wait.is_empty());
+        wait.wait_blocking().unwrap();
+        assert_eq!(ch.stats(false).backend_depth, 3);
+        assert_eq!(ch.stats(false).deferred_count, 1);
+    }
+
+    #[test]
+    fn close_writes_memory_then_in_flight_then_deferred_and_their_due_times() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(dir.path(), 10, 2500);
+        let ch = Channel::new("t", "c", cfg.clone());
+        ch.put_batch(&[msg(1), msg(2)], Duration::ZERO, OnFailure::Reject, None)
+            .unwrap();
+        ch.put_batch(&[msg(3)], Duration::from_secs(60), OnFailure::Reject, None)
+            .unwrap();
+        let client = Arc::new(ClientShared::new(1, "a".into(), "a".into(), 0));
+        let mut out = Vec::new();
+        ch.pull(&client, 1, Duration::from_secs(60), 0, &mut out);
+        assert_eq!(out[0].id, msg(1).id);
+        assert_eq!(ch.close(), 0);
+
+        let file = deferred_store::path(dir.path(), "t:c");
+        let due = deferred_store::load(&file);
+        assert_eq!(due.keys().collect::<Vec<_>>(), vec![&msg(3).id]);
+        let ahead = due[&msg(3).id] - crate::clock::unix_nanos();
+        assert!(ahead > 50_000_000_000 && ahead <= 60_000_000_000, "{ahead}");
+
+        // Reopened: memory (2), in flight (1, attempts kept), then the deferred one, which
+        // goes back to the deferred queue when it is read.
+        let ch = Channel::new("t", "c", cfg);
+        assert_eq!(ch.depth(), 3);
+        let mut out = Vec::new();
+        ch.pull(&client, 10, Duration::from_secs(60), 0, &mut out);
+        let got: Vec<(MessageId, u16)> = out.iter().map(|m| (m.id, m.attempts)).collect();
+        assert_eq!(got, vec![(msg(2).id, 1), (msg(1).id, 2)]);
+        assert_eq!(ch.stats(false).deferred_count, 1);
+        assert_eq!(ch.depth(), 0);
     }
 }

@@ -23,8 +23,17 @@ pub struct ClientInfo {
     pub deflate: bool,
     pub snappy: bool,
     pub tls: bool,
+    /// The TLS session as `/stats` names it (H-044), and the client certificate's subject
+    /// common name (for auth requests, BEH-151); empty without TLS.
+    pub tls_version: String,
+    pub tls_cipher_suite: String,
+    pub tls_common_name: String,
     pub topology_zone: String,
     pub topology_region: String,
+    /// Set by a successful AUTH (the answer had authorizations).
+    pub authed: bool,
+    pub auth_identity: String,
+    pub auth_identity_url: String,
 }
 
 pub struct ClientShared {

@@ -31,6 +31,8 @@ pub struct Nsqd {
     pub shutdown: CancellationToken,
     pub tcp_addr: OnceLock<SocketAddr>,
     pub http_addr: OnceLock<SocketAddr>,
+    /// Registration with nsqlookupd (§3.16).
+    pub lookup: crate::lookup::Lookup,
     queue_cfg: QueueConfig,
     /// Metadata writes are skipped while topics are being restored at start-up.
     loading: std::sync::atomic::AtomicBool,
@@ -39,12 +41,7 @@ pub struct Nsqd {
 impl Nsqd {
     pub fn new(opts: Options) -> Arc<Self> {
         let health = Arc::new(Health::default());
-        let queue_cfg = QueueConfig {
-            mem_queue_size: opts.mem_queue_size.max(0) as usize,
-            e2e_percentiles: opts.e2e_processing_latency_percentiles.clone(),
-            e2e_window: opts.e2e_processing_latency_window_time,
-            health: health.clone(),
-        };
+        let queue_cfg = QueueConfig::from_options(&opts, health.clone());
         Arc::new(Nsqd {
             opts: RwLock::new(Arc::new(opts)),
             topics: RwLock::new(BTreeMap::new()),
@@ -56,6 +53,7 @@ impl Nsqd {
             shutdown: CancellationToken::new(),
             tcp_addr: OnceLock::new(),
             http_addr: OnceLock::new(),
+            lookup: Default::default(),
             queue_cfg,
             loading: std::sync::atomic::AtomicBool::new(false),
         })
@@ -116,14 +114,16 @@ impl Nsqd {
                 (t.clone(), false)
             } else {
                 let node_id = self.options().node_id;
-                let t = Arc::new(Topic::new(name, node_id, self.queue_cfg.clone()));
+                let t = Topic::new(name, node_id, self.queue_cfg.clone());
                 topics.insert(name.to_string(), t.clone());
                 (t, true)
             }
         };
         if created {
             tracing::info!("TOPIC({}): created", name);
+            self.lookup.topic_created(name);
             if !self.is_loading() {
+                crate::lookup::precreate_channels(self, &topic);
                 topic.start();
                 self.persist_metadata_if(!topic.ephemeral);
             }
@@ -135,6 +135,7 @@ impl Nsqd {
         let (ch, created) = topic.get_or_create_channel(name);
         if created {
             tracing::info!("TOPIC({}): new channel({})", topic.name, name);
+            self.lookup.channel_created(&topic.name, name);
             self.persist_metadata_if(!ch.ephemeral);
         }
         ch
@@ -150,6 +151,7 @@ impl Nsqd {
             return false;
         };
         tracing::info!("TOPIC({}): deleting", name);
+        self.lookup.topic_deleted(&topic);
         topic.delete();
         self.persist_metadata_if(!topic.ephemeral);
         true
@@ -161,6 +163,7 @@ impl Nsqd {
             return false;
         };
         tracing::info!("CHANNEL({}:{}): deleting", topic.name, name);
+        self.lookup.channel_deleted(&topic.name, name);
         if topic_now_empty {
             self.delete_topic_if_same(topic);
         }
@@ -178,6 +181,7 @@ impl Nsqd {
         };
         if let Some(t) = removed {
             tracing::info!("TOPIC({}): deleting", t.name);
+            self.lookup.topic_deleted(&t);
             t.delete();
         }
     }
@@ -190,6 +194,7 @@ impl Nsqd {
         }
         if topic.remove_channel_if_same(channel) {
             tracing::info!("CHANNEL({}:{}): deleting", topic.name, channel.name);
+            self.lookup.channel_deleted(&topic.name, &channel.name);
             channel.delete();
             if topic.ephemeral && !topic.has_channels() {
                 self.delete_topic_if_same(topic);

@@ -243,14 +243,7 @@ impl Default for Options {
 
 /// The OS hostname (empty if the OS will not say).
 pub fn os_hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: the pointer and length describe `buf`, which outlives the call.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return String::new();
-    }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
+    nsq_common::host::os_hostname()
 }
 
 /// BEH-190: CRC-32 (IEEE) of the raw MD5 digest of the hostname, mod 1024.

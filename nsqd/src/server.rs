@@ -30,6 +30,14 @@ pub async fn start(opts: Options) -> Result<Server, String> {
         .map_err(|e| instantiate(format!("failed to lock data-path: {e}")))?;
     let mut opts = opts;
     opts.validate().map_err(instantiate)?;
+    // BEH-220: the TLS configurations are checked right after the options.
+    let tls_config = crate::tls::server_config(&opts)
+        .map_err(|e| instantiate(format!("failed to build TLS config - {e}")))?;
+    // Only a root CA file can make the client side fail; the system roots load when needed.
+    if !opts.tls_root_ca_file.is_empty() {
+        crate::tls::client_config(&opts)
+            .map_err(|e| instantiate(format!("failed to build client TLS config - {e}")))?;
+    }
 
     tracing::info!("{}", nsq_protocol::version::version_string("nsqd"));
     tracing::info!("ID: {}", opts.node_id);
@@ -45,7 +53,22 @@ pub async fn start(opts: Options) -> Result<Server, String> {
                 instantiate(format!("listen ({}) failed - {}", opts.http_address, e))
             })?)
         };
+    // BEH-143: HTTPS only with a certificate, and always on TCP.
+    let https_listener = match &tls_config {
+        Some(config) if !opts.https_address.is_empty() => {
+            let l = TcpListener::bind(&opts.https_address).await.map_err(|e| {
+                instantiate(format!("listen ({}) failed - {}", opts.https_address, e))
+            })?;
+            Some((l, config.clone()))
+        }
+        _ => None,
+    };
+    let https_port = match &https_listener {
+        Some((l, _)) => l.local_addr().map_err(|e| e.to_string())?.port(),
+        None => 0,
+    };
 
+    crate::durable::ignore_file_size_signal();
     let nsqd = Nsqd::new(opts);
     let meta_path = metadata::path(&nsqd.options().data_path);
     metadata::load(&nsqd).map_err(|e| format!("failed to load metadata - {e}"))?;
@@ -59,7 +82,11 @@ pub async fn start(opts: Options) -> Result<Server, String> {
     let _ = nsqd.tcp_addr.set(tcp_addr);
     let mut tasks = Vec::new();
     tracing::info!("TCP: listening on {}", tcp_addr);
-    tasks.push(tokio::spawn(crate::tcp::serve(nsqd.clone(), tcp_listener)));
+    tasks.push(tokio::spawn(crate::tcp::serve(
+        nsqd.clone(),
+        tcp_listener,
+        tls_config,
+    )));
 
     let http_addr = match http_listener {
         Some(l) => {
@@ -74,13 +101,23 @@ pub async fn start(opts: Options) -> Result<Server, String> {
                 o.statsd_prefix = o.statsd_prefix_expanded(port);
             });
             tracing::info!("HTTP: listening on {}", addr);
-            tasks.push(tokio::spawn(crate::http::serve(nsqd.clone(), l)));
+            let via = crate::http::Via::Http { https_port };
+            tasks.push(tokio::spawn(crate::http::serve_via(nsqd.clone(), l, via)));
             Some(addr)
         }
         None => None,
     };
+    if let Some((l, config)) = https_listener {
+        let addr = l.local_addr().map_err(|e| e.to_string())?;
+        tracing::info!("HTTPS: listening on {}", addr);
+        tasks.push(tokio::spawn(crate::https::serve(nsqd.clone(), l, config)));
+    }
 
     tasks.push(tokio::spawn(queue_scan_loop(nsqd.clone())));
+    tasks.push(tokio::spawn(crate::lookup::run(nsqd.clone())));
+    if !nsqd.options().statsd_address.is_empty() {
+        tasks.push(tokio::spawn(crate::statsd::statsd_loop(nsqd.clone())));
+    }
 
     Ok(Server {
         nsqd,
@@ -133,8 +170,8 @@ impl Server {
             lost += t.close();
         }
         if lost > 0 {
-            tracing::warn!(
-                "NSQ: {} messages held only in memory were not persisted (no disk queue yet)",
+            tracing::error!(
+                "NSQ: {} messages could not be written to disk and are lost",
                 lost
             );
         }

@@ -86,16 +86,17 @@ pub fn client_stats(c: &ClientShared) -> ClientStats {
         deflate: info.deflate,
         snappy: info.snappy,
         user_agent: info.user_agent,
-        authed: false,
-        auth_identity: String::new(),
-        auth_identity_url: String::new(),
+        authed: info.authed,
+        auth_identity: info.auth_identity,
+        auth_identity_url: info.auth_identity_url,
         topology_zone: info.topology_zone,
         topology_region: info.topology_region,
         pub_counts: c.pub_counts.lock().clone(),
         tls: info.tls,
-        tls_cipher_suite: String::new(),
-        tls_version: String::new(),
+        tls_cipher_suite: info.tls_cipher_suite,
+        tls_version: info.tls_version,
+        // No ALPN is offered; the reference's Go reports "mutual" as always true on TLS.
         tls_negotiated_protocol: String::new(),
-        tls_negotiated_protocol_is_mutual: false,
+        tls_negotiated_protocol_is_mutual: info.tls,
     }
 }

@@ -2,10 +2,15 @@
 //! (fan-out shares the body: each channel holds a cheap `Bytes` clone). Until a topic is started,
 //! while it is paused, or while it has no channels, messages are held at the topic (memory up to
 //! `--mem-queue-size`, then the backend) and handed over once delivery is possible (BEH-003/004).
+//!
+//! Publishes go straight to the channels when they can, so with `--mem-queue-size=0` a message
+//! is written once per channel, not once at the topic and again per channel. Messages that did
+//! go to the topic's disk queue (or were there at start-up) are moved to the channels by a pump
+//! thread, started whenever delivery becomes possible with a backlog on disk.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -13,8 +18,9 @@ use nsq_protocol::guid::{guid_to_message_id, GuidFactory};
 use nsq_protocol::message::Message;
 use parking_lot::Mutex;
 
-use crate::backend::{self, Backend};
-use crate::channel::Channel;
+use crate::backend::{self, Backend, BackendError};
+use crate::channel::{Channel, OnFailure};
+use crate::durable::SyncWait;
 use crate::queue_config::QueueConfig;
 use crate::stats::TopicStats;
 
@@ -33,11 +39,20 @@ struct TopicState {
     held: VecDeque<(Message, Duration)>,
     backend: Box<dyn Backend>,
     started: bool,
+    /// A pump thread is moving the backend's messages to the channels.
+    pumping: bool,
 }
+
+/// Messages the pump moves per lock.
+const PUMP_BATCH: usize = 256;
+/// With durable acks, messages the pump moves per fsync of the channels.
+const PUMP_SYNC_ROUND: usize = 16 * PUMP_BATCH;
 
 pub struct Topic {
     pub name: String,
     pub ephemeral: bool,
+    /// Lets `&self` methods hand the pump thread an `Arc` of this topic.
+    me: Weak<Topic>,
     state: Mutex<TopicState>,
     cfg: QueueConfig,
     guid: Mutex<GuidFactory>,
@@ -48,16 +63,19 @@ pub struct Topic {
 }
 
 impl Topic {
-    pub fn new(name: &str, node_id: i64, cfg: QueueConfig) -> Self {
+    pub fn new(name: &str, node_id: i64, cfg: QueueConfig) -> Arc<Self> {
         let ephemeral = nsq_protocol::names::is_ephemeral(name);
-        Topic {
+        let backend = backend::for_queue(name, ephemeral, &cfg.disk);
+        Arc::new_cyclic(|me| Topic {
             name: name.to_string(),
             ephemeral,
+            me: me.clone(),
             state: Mutex::new(TopicState {
                 channels: BTreeMap::new(),
                 held: VecDeque::new(),
-                backend: backend::for_queue(ephemeral),
+                backend,
                 started: false,
+                pumping: false,
             }),
             cfg,
             guid: Mutex::new(GuidFactory::new(node_id)),
@@ -65,7 +83,7 @@ impl Topic {
             exiting: AtomicBool::new(false),
             message_count: AtomicU64::new(0),
             message_bytes: AtomicU64::new(0),
-        }
+        })
     }
 
     pub fn is_paused(&self) -> bool {
@@ -97,6 +115,41 @@ impl Topic {
 
     /// Publishes bodies as new messages, in order. `defer` applies to each (DPUB, `/pub?defer`).
     pub fn put(&self, bodies: &[Bytes], defer: Duration) -> Result<(), PutError> {
+        self.put_tracked(bodies, defer, None)
+    }
+
+    /// [`put`](Topic::put), then with durable acks on, blocks until the messages are fsynced
+    /// (for the synchronous TCP command handlers; see [`SyncWait::wait_in_place`]).
+    pub fn put_acked(&self, bodies: &[Bytes], defer: Duration) -> Result<(), PutError> {
+        if !self.durable_acks() {
+            return self.put(bodies, defer);
+        }
+        let mut wait = SyncWait::new(self.cfg.health.clone());
+        self.put_tracked(bodies, defer, Some(&mut wait))?;
+        wait.wait_in_place().map_err(PutError::Backend)
+    }
+
+    /// [`put`](Topic::put), then with durable acks on, waits until the messages are fsynced
+    /// (for async callers such as the HTTP handlers).
+    pub async fn put_synced(&self, bodies: &[Bytes], defer: Duration) -> Result<(), PutError> {
+        if !self.durable_acks() {
+            return self.put(bodies, defer);
+        }
+        let mut wait = SyncWait::new(self.cfg.health.clone());
+        self.put_tracked(bodies, defer, Some(&mut wait))?;
+        wait.wait().await.map_err(PutError::Backend)
+    }
+
+    fn durable_acks(&self) -> bool {
+        self.cfg.disk.durable_acks && !self.ephemeral
+    }
+
+    fn put_tracked(
+        &self,
+        bodies: &[Bytes],
+        defer: Duration,
+        mut tickets: Option<&mut SyncWait>,
+    ) -> Result<(), PutError> {
         if self.is_exiting() {
             return Err(PutError::Exiting);
         }
@@ -117,13 +170,22 @@ impl Topic {
             return Err(PutError::Exiting);
         }
         let result = if self.can_deliver(&st) {
+            let mut result = Ok(());
             for ch in st.channels.values() {
-                // A channel backend failure is recorded in health; the topic put succeeded.
-                let _ = ch.put_batch(&messages, defer);
+                let put = ch.put_batch(&messages, defer, OnFailure::Reject, tickets.as_deref_mut());
+                if let Err(e) = put {
+                    tracing::error!(
+                        "TOPIC({}) ERROR: failed to put msg(s) to channel({}) - {}",
+                        self.name,
+                        ch.name,
+                        e
+                    );
+                    result = Err(PutError::Backend(e.0));
+                }
             }
-            Ok(())
+            result
         } else {
-            self.hold(&mut st, messages, defer)
+            self.hold(&mut st, messages, defer, tickets)
         };
         drop(st);
         if result.is_ok() {
@@ -139,27 +201,47 @@ impl Topic {
         st.started && !self.is_paused() && !st.channels.is_empty()
     }
 
+    /// Keeps messages at the topic: memory first, then the backend, where a defer is lost
+    /// (BEH-014).
     fn hold(
         &self,
         st: &mut TopicState,
-        messages: Vec<Message>,
+        mut messages: Vec<Message>,
         defer: Duration,
+        tickets: Option<&mut SyncWait>,
     ) -> Result<(), PutError> {
-        for m in messages {
-            if st.held.len() < self.cfg.mem_queue_size {
-                st.held.push_back((m, defer));
-                continue;
-            }
-            let r = st.backend.put(m);
-            self.cfg
-                .health
-                .record(r.as_ref().map(|_| ()).map_err(|e| e.0.as_str()));
-            r.map_err(|e| PutError::Backend(e.0))?;
+        let room = self
+            .cfg
+            .mem_queue_size
+            .saturating_sub(st.held.len())
+            .min(messages.len());
+        let overflow = messages.split_off(room);
+        st.held.extend(messages.into_iter().map(|m| (m, defer)));
+        if overflow.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        let put = st.backend.put_batch(&overflow);
+        let result = put.as_ref().map(|_| ()).map_err(|p| p.error.clone());
+        self.record_write(result.as_ref().map(|_| ()));
+        if let (Some(wait), Some(ticket)) = (tickets, st.backend.sync_ticket()) {
+            wait.push(ticket);
+        }
+        result.map_err(|e| PutError::Backend(e.0))
     }
 
-    /// Hands held messages to the channels once delivery is possible.
+    fn record_write(&self, result: Result<(), &BackendError>) {
+        if let Err(e) = result {
+            tracing::error!(
+                "TOPIC({}) ERROR: failed to write message to backend - {}",
+                self.name,
+                e
+            );
+        }
+        self.cfg.health.record(result.map_err(|e| e.0.as_str()));
+    }
+
+    /// Hands held messages to the channels once delivery is possible, and starts the pump for
+    /// the backend's.
     fn release_held(&self, st: &mut TopicState) {
         if !self.can_deliver(st) {
             return;
@@ -170,17 +252,10 @@ impl Topic {
                      defer: Duration,
                      channels: &BTreeMap<String, Arc<Channel>>| {
             for ch in channels.values() {
-                let _ = ch.put_batch(batch, defer);
+                let _ = ch.put_batch(batch, defer, OnFailure::Keep, None);
             }
             batch.clear();
         };
-        while let Some(m) = st.backend.get() {
-            batch.push(m);
-            if batch.len() >= 1024 {
-                flush(&mut batch, Duration::ZERO, &st.channels);
-            }
-        }
-        flush(&mut batch, Duration::ZERO, &st.channels);
         while let Some((m, defer)) = st.held.pop_front() {
             if defer != batch_defer && !batch.is_empty() {
                 flush(&mut batch, batch_defer, &st.channels);
@@ -192,6 +267,80 @@ impl Topic {
             }
         }
         flush(&mut batch, batch_defer, &st.channels);
+        self.start_pump(st);
+    }
+
+    /// Starts the pump thread if the backend holds messages and none is running. Reading the
+    /// disk and writing every channel's queue can take long; it must not run on a runtime worker
+    /// or hold up the publish that made delivery possible.
+    fn start_pump(&self, st: &mut TopicState) {
+        if st.pumping || st.backend.depth() == 0 || self.is_exiting() {
+            return;
+        }
+        let Some(me) = self.me.upgrade() else {
+            return;
+        };
+        st.pumping = true;
+        let spawned = std::thread::Builder::new()
+            .name("nsqd-topic-pump".to_string())
+            .spawn(move || me.pump());
+        if let Err(e) = spawned {
+            st.pumping = false;
+            tracing::error!("TOPIC({}): failed to start its pump - {}", self.name, e);
+        }
+    }
+
+    /// Moves the backend's messages to the channels, a batch per lock, until the backend is
+    /// empty or delivery stops (pause, last channel gone, exit). Each batch is read and put
+    /// under the topic lock, so a message is never between the two queues when the lock is
+    /// free. With durable acks, the topic queue's read position is kept off the disk until the
+    /// channels' copies are fsynced: a crash in between then delivers twice, never zero times.
+    /// One fsync round then covers several batches.
+    fn pump(&self) {
+        let durable = self.durable_acks();
+        let per_round = if durable { PUMP_SYNC_ROUND } else { PUMP_BATCH };
+        let mut batch = Vec::with_capacity(PUMP_BATCH);
+        loop {
+            let mut wait = SyncWait::new(self.cfg.health.clone());
+            let mut hold = None;
+            let mut moved = 0;
+            let mut done = false;
+            while moved < per_round {
+                let mut st = self.state.lock();
+                if self.is_exiting() || !self.can_deliver(&st) {
+                    st.pumping = false;
+                    done = true;
+                    break;
+                }
+                if durable && hold.is_none() {
+                    hold = st.backend.hold_sync();
+                }
+                while batch.len() < PUMP_BATCH {
+                    match st.backend.get() {
+                        Some(m) => batch.push(m),
+                        None => break,
+                    }
+                }
+                if batch.is_empty() {
+                    st.pumping = false;
+                    done = true;
+                    break;
+                }
+                for ch in st.channels.values() {
+                    let tickets = if durable { Some(&mut wait) } else { None };
+                    let _ = ch.put_batch(&batch, Duration::ZERO, OnFailure::Keep, tickets);
+                }
+                moved += batch.len();
+                batch.clear();
+            }
+            if let Err(e) = wait.wait_blocking() {
+                tracing::error!("TOPIC({}): failed to sync channels - {}", self.name, e);
+            }
+            drop(hold);
+            if done {
+                return;
+            }
+        }
     }
 
     /// Returns the channel and whether it was created by this call.
@@ -255,7 +404,8 @@ impl Topic {
         st.backend.empty().map_err(|e| e.0)
     }
 
-    /// Deletion (BEH-080): refuse new puts, delete every channel, drop held messages.
+    /// Deletion (BEH-080): refuse new puts, delete every channel, drop held messages and remove
+    /// the disk files.
     pub fn delete(&self) {
         self.exiting.store(true, Ordering::Release);
         let channels = std::mem::take(&mut self.state.lock().channels);
@@ -263,16 +413,38 @@ impl Topic {
             ch.delete();
         }
         let _ = self.empty();
+        if let Err(e) = self.state.lock().backend.delete() {
+            tracing::error!("TOPIC({}): failed to delete backend - {}", self.name, e);
+        }
     }
 
-    /// Shutdown: refuse new puts and close the channels. Returns how many messages were only in
-    /// memory and could not be kept (there is no disk queue behind them yet).
+    /// Shutdown (BEH-100 step 4): refuse new puts, close every channel (which persists its
+    /// messages), write the topic's memory queue to its backend and close the backend. Returns
+    /// how many messages could not be written (disk errors; ephemeral queues drop theirs by
+    /// design and do not count).
     pub fn close(&self) -> usize {
         self.exiting.store(true, Ordering::Release);
-        let st = self.state.lock();
-        let mut lost = st.held.len() + st.backend.depth() as usize;
+        let mut st = self.state.lock();
+        tracing::info!("TOPIC({}): closing", self.name);
+        let mut lost = 0;
         for ch in st.channels.values() {
-            lost += ch.close().len();
+            lost += ch.close();
+        }
+        let held: Vec<Message> = st.held.drain(..).map(|(m, _)| m).collect();
+        if !held.is_empty() {
+            tracing::info!(
+                "TOPIC({}): flushing {} memory messages to backend",
+                self.name,
+                held.len()
+            );
+            let put = st.backend.put_batch(&held);
+            self.record_write(put.as_ref().map(|_| ()).map_err(|p| &p.error));
+            if let Err(p) = put {
+                lost += held.len() - p.written;
+            }
+        }
+        if let Err(e) = st.backend.close() {
+            tracing::error!("TOPIC({}): failed to close backend - {}", self.name, e);
         }
         lost
     }
@@ -313,5 +485,72 @@ impl Topic {
             paused: self.is_paused(),
             e2e_processing_latency: merged.map(|mut q| q.result(now)).unwrap_or_default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::health::Health;
+    use crate::options::Options;
+
+    fn config(dir: &std::path::Path, mem_queue_size: i64) -> QueueConfig {
+        let opts = Options {
+            data_path: dir.display().to_string(),
+            mem_queue_size,
+            ..Options::default()
+        };
+        QueueConfig::from_options(&opts, Arc::new(Health::default()))
+    }
+
+    fn wait_for(mut cond: impl FnMut() -> bool) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if cond() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        cond()
+    }
+
+    #[test]
+    fn a_disk_backlog_is_pumped_to_channels_once_delivery_is_possible() {
+        let dir = tempfile::tempdir().unwrap();
+        let topic = Topic::new("t", 1, config(dir.path(), 2));
+        topic.start();
+        let bodies: Vec<Bytes> = (0..1000).map(|i| Bytes::from(format!("m{i}"))).collect();
+        topic.put(&bodies, Duration::ZERO).unwrap();
+        assert_eq!(
+            (topic.depth(), topic.stats(None, false).backend_depth),
+            (1000, 998)
+        );
+        topic.pause();
+        let (a, _) = topic.get_or_create_channel("a");
+        let (b, _) = topic.get_or_create_channel("b");
+        // Paused: everything stays at the topic.
+        assert_eq!((topic.depth(), a.depth()), (1000, 0));
+        topic.unpause();
+        assert!(wait_for(|| a.depth() == 1000 && b.depth() == 1000));
+        assert_eq!(topic.depth(), 0);
+        assert!(!topic.state.lock().pumping || wait_for(|| !topic.state.lock().pumping));
+    }
+
+    #[test]
+    fn a_failed_topic_write_fails_the_publish() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(&dir.path().join("missing"), 0);
+        let health = cfg.health.clone();
+        let topic = Topic::new("t", 1, cfg);
+        topic.start();
+        let err = topic
+            .put(&[Bytes::from_static(b"x")], Duration::ZERO)
+            .unwrap_err();
+        assert!(
+            matches!(err, PutError::Backend(ref e) if e.starts_with("open ")),
+            "{err}"
+        );
+        assert!(!health.is_healthy());
+        assert_eq!(topic.stats(None, false).message_count, 0);
     }
 }

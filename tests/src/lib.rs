@@ -9,6 +9,7 @@
 
 mod conn;
 mod http;
+pub mod lookupd;
 mod process;
 
 pub use conn::{mpub_body, Msg, RawConn, FRAME_ERROR, FRAME_MESSAGE, FRAME_RESPONSE};

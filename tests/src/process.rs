@@ -340,6 +340,8 @@ fn launch(data_dir: &Path, extra_args: &[&str]) -> (Child, Arc<LogBook>, JoinHan
     let mut args = vec![
         "--tcp-address=127.0.0.1:0".to_string(),
         "--http-address=127.0.0.1:0".to_string(),
+        // Only used with a TLS cert, but then tests running side by side must not share 4152.
+        "--https-address=127.0.0.1:0".to_string(),
         format!("--data-path={}", data_dir.display()),
     ];
     args.extend(extra_args.iter().map(|s| s.to_string()));

@@ -597,8 +597,7 @@ fn e2e_latency_percentiles_are_recorded_on_fin() {
         c.fin(&m.id);
     }
     let ok = wait_until(WAIT, || {
-        channel_field(&nsqd, "e2e", "c", "e2e_processing_latency")
-            .is_some_and(|v| v["count"] == 5)
+        channel_field(&nsqd, "e2e", "c", "e2e_processing_latency").is_some_and(|v| v["count"] == 5)
     });
     assert!(ok, "channel e2e count never reached 5: {}", nsqd.stats());
     let stats = nsqd.stats();

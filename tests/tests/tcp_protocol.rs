@@ -33,6 +33,7 @@ fn with_size(l: &str, size: i32) -> Vec<u8> {
 /// Sends `bytes` on a fresh connection, expects exactly the error `err` and then the
 /// connection to close.
 fn expect_fatal(nsqd: &Nsqd, bytes: &[u8], err: &str) {
+    eprintln!("case: expecting {err:?}");
     let mut c = nsqd.conn();
     c.send(bytes);
     c.expect_error(err);
@@ -356,6 +357,7 @@ fn identify_deflate_and_snappy_together_is_fatal() {
 
 /// Sends `bytes`, half-closes, and expects the read-failure error `err` before the close.
 fn expect_fatal_after_eof(nsqd: &Nsqd, bytes: &[u8], err: &str) {
+    eprintln!("case: expecting {err:?}");
     let mut c = nsqd.conn();
     c.send(bytes);
     c.shutdown_write();

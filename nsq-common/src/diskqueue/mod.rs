@@ -9,7 +9,13 @@
 //! Unlike the Go version there is no I/O goroutine: `put` writes in the
 //! calling thread and `try_read` reads ahead in the calling thread. Writers
 //! and the reader take separate locks so a chunk refill never stalls a put.
-//! Lock order, whenever more than one is held: sync → read → write.
+//! Syncs (fsync + metadata) run on the queue's timer thread when it has one,
+//! so a put never waits for the disk; callers that must know their records
+//! are on stable storage take the [`written`](DiskQueue::written) count after
+//! a put and [`wait_synced`](DiskQueue::wait_synced) for it, and every put
+//! waiting at the same time shares one fsync (group commit).
+//! Lock order, whenever more than one is held: sync → holds → read → write;
+//! the sync outcome lock is taken alone.
 
 mod meta;
 #[cfg(test)]
@@ -19,8 +25,8 @@ use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock, Weak};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, RwLock, TryLockError, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -74,6 +80,10 @@ pub enum DiskQueueError {
     /// The queue was closed or deleted.
     #[error("exiting")]
     Exiting,
+    /// An fsync covering the records waited for failed; they may not be on
+    /// stable storage.
+    #[error("{0}")]
+    SyncFailed(String),
     #[error("{op} {}: {source}", path.display())]
     Io {
         op: &'static str,
@@ -107,12 +117,24 @@ struct Shared {
     write: Mutex<WriteState>,
     /// Serialises syncs so metadata snapshots reach the disk in order.
     sync_lock: Mutex<()>,
+    /// Live [`SyncHold`]s; a sync waits for them to go.
+    holds: Mutex<usize>,
+    holds_gone: Condvar,
+    /// Records written since open; the sequence numbers sync waiters use.
+    written: AtomicU64,
+    /// What the syncs so far achieved, for [`DiskQueue::wait_synced`].
+    synced: Mutex<SyncOutcome>,
+    synced_changed: Condvar,
+    /// The timer thread, which also runs the syncs puts and reads make due.
+    ticker_ctl: OnceLock<Arc<TickerCtl>>,
 
     depth: AtomicI64,
     /// Reads plus writes since the last sync; changed only under the read or
     /// write lock so a sync's reset cannot swallow an unsynced operation.
     ops_since_sync: AtomicI64,
     need_sync: AtomicBool,
+    /// A sync waiter wants the data fsynced (the metadata can wait).
+    data_sync_wanted: AtomicBool,
     exiting: AtomicBool,
     notify: RwLock<Option<NotifyFn>>,
 }
@@ -140,6 +162,53 @@ struct ReadState {
     /// The writer's (file, position) when last looked at. Writers only move
     /// forward without the read lock, so this is a lower bound.
     writer: (i64, i64),
+}
+
+/// How far fsyncs got, in `written` sequence numbers.
+#[derive(Default)]
+struct SyncOutcome {
+    /// Every record up to this one was fsynced.
+    ok_through: u64,
+    /// A failed fsync covered records up to this one.
+    failed_through: u64,
+    error: Option<String>,
+    /// Closed or deleted: no sync will come any more.
+    finished: bool,
+}
+
+impl SyncOutcome {
+    /// The answer for a waiter on record `seq`, once there is one. A failure
+    /// wins over a later success: Linux may drop the pages a failed fsync
+    /// could not write and report success the next time.
+    fn for_record(&self, seq: u64) -> Option<Result<(), DiskQueueError>> {
+        if seq > 0 && self.failed_through >= seq {
+            let e = self.error.clone().unwrap_or_else(|| "sync failed".into());
+            return Some(Err(DiskQueueError::SyncFailed(e)));
+        }
+        if self.ok_through >= seq {
+            return Some(Ok(()));
+        }
+        self.finished.then_some(Err(DiskQueueError::Exiting))
+    }
+}
+
+/// Keeps a queue from syncing while it lives (see [`DiskQueue::hold_sync`]).
+pub struct SyncHold {
+    shared: Arc<Shared>,
+}
+
+impl Drop for SyncHold {
+    fn drop(&mut self) {
+        {
+            let mut holds = lock(&self.shared.holds);
+            *holds = holds.saturating_sub(1);
+            if *holds > 0 {
+                return;
+            }
+            self.shared.holds_gone.notify_all();
+        }
+        self.shared.maybe_sync();
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -176,31 +245,7 @@ impl DiskQueue {
             }
         }
 
-        // Data put after the last sync makes the write file longer than the
-        // metadata says; appending at writePos would overwrite it, so start
-        // a new file and let the reader salvage the old one to its end.
-        let write_path = data_file_name(&cfg.data_path, &cfg.name, m.write_file_num);
-        match fs::metadata(&write_path) {
-            Ok(md) if md.len() > u64::try_from(m.write_pos).unwrap_or(0) => {
-                warn!(
-                    "DISKQUEUE({}) {} metadata writePos {} < file size of {}, skipping to new file",
-                    cfg.name,
-                    write_path.display(),
-                    m.write_pos,
-                    md.len()
-                );
-                m.write_file_num += 1;
-                m.write_pos = 0;
-            }
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => error!(
-                "DISKQUEUE({}) failed to stat {} - {}",
-                cfg.name,
-                write_path.display(),
-                e
-            ),
-        }
+        recover_unsynced_writes(&cfg, &mut m);
 
         let shared = Arc::new(Shared {
             name: cfg.name,
@@ -226,9 +271,16 @@ impl DiskQueue {
                 retired: Vec::new(),
             }),
             sync_lock: Mutex::new(()),
+            holds: Mutex::new(0),
+            holds_gone: Condvar::new(),
+            written: AtomicU64::new(0),
+            synced: Mutex::new(SyncOutcome::default()),
+            synced_changed: Condvar::new(),
+            ticker_ctl: OnceLock::new(),
             depth: AtomicI64::new(m.depth),
             ops_since_sync: AtomicI64::new(0),
             need_sync: AtomicBool::new(false),
+            data_sync_wanted: AtomicBool::new(false),
             exiting: AtomicBool::new(false),
             notify: RwLock::new(None),
         });
@@ -236,7 +288,9 @@ impl DiskQueue {
         let ticker = if cfg.sync_timeout.is_zero() {
             None
         } else {
-            Some(Ticker::start(&shared, cfg.sync_timeout)?)
+            let t = Ticker::start(&shared, cfg.sync_timeout)?;
+            let _ = shared.ticker_ctl.set(Arc::clone(&t.ctl));
+            Some(t)
         };
         Ok(DiskQueue {
             shared,
@@ -325,6 +379,7 @@ impl DiskQueue {
             sh.delete_all_files(&mut r, &mut w)
         };
         sh.release_files();
+        sh.finish_syncs();
         result
     }
 
@@ -339,6 +394,7 @@ impl DiskQueue {
         self.stop_ticker();
         let result = sh.sync_now(SyncWhen::Always);
         sh.release_files();
+        sh.finish_syncs();
         result
     }
 
@@ -348,6 +404,62 @@ impl DiskQueue {
             return Err(DiskQueueError::Exiting);
         }
         self.shared.sync_now(SyncWhen::Always)
+    }
+
+    /// How many records were written since the queue was opened. Read right
+    /// after a put, it is a sequence number covering that put's records, for
+    /// [`wait_synced`](DiskQueue::wait_synced).
+    pub fn written(&self) -> u64 {
+        self.shared.written.load(Ordering::Acquire)
+    }
+
+    /// Blocks until the records up to sequence number `seq` are fsynced,
+    /// asking for an fsync if none is under way. Every waiter whose records a
+    /// sync covers is released by it. Only the data is fsynced for waiters;
+    /// the metadata keeps its own schedule (`sync_every`, the tick), since a
+    /// restart finds records past a stale write position. Fails if that
+    /// fsync failed, or if the queue was deleted first; closing syncs, so
+    /// waiters on a closed queue succeed.
+    pub fn wait_synced(&self, seq: u64) -> Result<(), DiskQueueError> {
+        let sh = &self.shared;
+        if let Some(answer) = lock(&sh.synced).for_record(seq) {
+            return answer;
+        }
+        sh.data_sync_wanted.store(true, Ordering::Release);
+        match sh.ticker_ctl.get() {
+            Some(ctl) => ctl.kick(),
+            None => {
+                if let Err(e) = sh.sync_data() {
+                    // The outcome below carries the error for this waiter.
+                    error!("DISKQUEUE({}) failed to sync - {}", sh.name, e);
+                }
+            }
+        }
+        let mut outcome = lock(&sh.synced);
+        loop {
+            if let Some(answer) = outcome.for_record(seq) {
+                return answer;
+            }
+            outcome = sh
+                .synced_changed
+                .wait(outcome)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+    }
+
+    /// Keeps the queue from syncing (fsync and metadata) until the returned
+    /// guard is dropped, waiting first for a sync under way. A caller that
+    /// moves records read from this queue into other queues holds it until
+    /// the copies are synced, so the read position cannot reach the disk
+    /// before them and a crash in between loses nothing. Syncs that fall due
+    /// meanwhile run when the guard goes.
+    pub fn hold_sync(&self) -> SyncHold {
+        let sh = &self.shared;
+        let _serial = lock(&sh.sync_lock);
+        *lock(&sh.holds) += 1;
+        SyncHold {
+            shared: Arc::clone(sh),
+        }
     }
 
     /// Registers `f` to be called (outside any queue lock) after every put
@@ -422,6 +534,24 @@ impl Shared {
         w.file = None;
         w.retired.clear();
         w.buf = Vec::new();
+    }
+
+    /// Releases sync waiters for good (closed or deleted).
+    fn finish_syncs(&self) {
+        lock(&self.synced).finished = true;
+        self.synced_changed.notify_all();
+    }
+
+    fn report_sync(&self, seq: u64, result: Result<(), &io::Error>) {
+        let mut outcome = lock(&self.synced);
+        match result {
+            Ok(()) => outcome.ok_through = outcome.ok_through.max(seq),
+            Err(e) => {
+                outcome.failed_through = outcome.failed_through.max(seq);
+                outcome.error = Some(format!("sync: {e}"));
+            }
+        }
+        self.synced_changed.notify_all();
     }
 
     fn notify(&self) {
@@ -508,11 +638,14 @@ impl Shared {
                 self.depth.fetch_add(records as i64, Ordering::AcqRel);
                 self.ops_since_sync
                     .fetch_add(records as i64, Ordering::AcqRel);
+                self.written.fetch_add(records as u64, Ordering::AcqRel);
                 Ok(())
             }
             Err(source) => {
-                // The file is closed here; the next put reopens it and
-                // writes again from `pos`, as Go does.
+                // The next put reopens the file and writes again from `pos`,
+                // as Go does. This handle waits for the next sync: records
+                // it wrote before the failure are not yet on stable storage.
+                w.retired.push((w.file_num, file));
                 w.buf.clear();
                 w.torn = true;
                 Err(DiskQueueError::Io {
@@ -565,6 +698,11 @@ impl Shared {
             if !behind(r.file_num, r.pos, r.writer) {
                 self.refresh_writer(r);
                 if !behind(r.file_num, r.pos, r.writer) {
+                    if self.depth.load(Ordering::Acquire) != 0 {
+                        // Metadata from an unclean stop can leave a depth
+                        // no record backs; don't report phantom records.
+                        self.check_tail(r);
+                    }
                     if r.buf.is_empty() {
                         // Idle: let go of the read-ahead allocation.
                         r.buf = BytesMut::new();
@@ -876,13 +1014,47 @@ impl Shared {
             || self.ops_since_sync.load(Ordering::Acquire) >= self.sync_every
     }
 
-    /// Runs a sync if one is due (DQ-008 a, c, d, e); errors are logged
-    /// because the operation that triggered it already succeeded.
+    /// Runs a sync if one is due (DQ-008 a, c, d, e): on the timer thread if
+    /// there is one, so the put or read that made it due does not wait for
+    /// the disk; else here, unless a sync or a hold is under way (the due
+    /// sync then waits for the next operation). Errors are logged because
+    /// the operation that triggered the sync already succeeded.
     fn maybe_sync(&self) {
         if !self.sync_due() || self.exiting.load(Ordering::Acquire) {
             return;
         }
-        if let Err(e) = self.sync_now(SyncWhen::Due) {
+        if let Some(ctl) = self.ticker_ctl.get() {
+            ctl.kick();
+            return;
+        }
+        let serial = match self.sync_lock.try_lock() {
+            Ok(guard) => guard,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => return,
+        };
+        if *lock(&self.holds) > 0 {
+            return;
+        }
+        if let Err(e) = self.sync_serialised(SyncWhen::Due, &serial) {
+            error!("DISKQUEUE({}) failed to sync - {}", self.name, e);
+        }
+    }
+
+    /// A sync that fell due, on the timer thread.
+    fn run_due_sync(&self) {
+        if self.exiting.load(Ordering::Acquire) {
+            return;
+        }
+        // Cleared first: a waiter arriving after this kicks another round.
+        let data_wanted = self.data_sync_wanted.swap(false, Ordering::AcqRel);
+        let result = if self.sync_due() {
+            self.sync_now(SyncWhen::Due)
+        } else if data_wanted {
+            self.sync_data()
+        } else {
+            Ok(())
+        };
+        if let Err(e) = result {
             error!("DISKQUEUE({}) failed to sync - {}", self.name, e);
         }
     }
@@ -897,12 +1069,79 @@ impl Shared {
         }
     }
 
+    /// Waits for holds to go, then syncs. The sync lock is not held while
+    /// waiting, so data-only syncs for waiters go on meanwhile.
+    fn sync_now(&self, when: SyncWhen) -> Result<(), DiskQueueError> {
+        let serial = loop {
+            {
+                let mut holds = lock(&self.holds);
+                while *holds > 0 {
+                    holds = self
+                        .holds_gone
+                        .wait(holds)
+                        .unwrap_or_else(|poisoned| poisoned.into_inner());
+                }
+            }
+            let serial = lock(&self.sync_lock);
+            // New holds need the sync lock, so none can appear from here on.
+            if *lock(&self.holds) == 0 {
+                break serial;
+            }
+        };
+        self.sync_serialised(when, &serial)
+    }
+
+    /// fsyncs the data written so far, for sync waiters, without touching
+    /// the metadata or the schedule of full syncs.
+    fn sync_data(&self) -> Result<(), DiskQueueError> {
+        let _serial = lock(&self.sync_lock);
+        let (files, seq) = {
+            let mut w = lock(&self.write);
+            let mut files = std::mem::take(&mut w.retired);
+            if let Some(file) = w.file.as_ref() {
+                match file.try_clone() {
+                    Ok(dup) => files.push((w.file_num, dup)),
+                    Err(source) => {
+                        // Put the retired files back for the next sync.
+                        w.retired = files;
+                        self.data_sync_wanted.store(true, Ordering::Release);
+                        return Err(DiskQueueError::Io {
+                            op: "sync",
+                            path: self.data_file(w.file_num),
+                            source,
+                        });
+                    }
+                }
+            }
+            (files, self.written.load(Ordering::Acquire))
+        };
+        for (num, file) in &files {
+            if let Err(source) = file.sync_all() {
+                self.need_sync.store(true, Ordering::Release);
+                self.report_sync(seq, Err(&source));
+                return Err(DiskQueueError::Io {
+                    op: "sync",
+                    path: self.data_file(*num),
+                    source,
+                });
+            }
+        }
+        self.report_sync(seq, Ok(()));
+        Ok(())
+    }
+
     /// Snapshots the positions under the locks, then fsyncs and writes the
     /// metadata outside them. The snapshot never runs ahead of the data
-    /// fsynced afterwards, which is all a restart relies on.
-    fn sync_now(&self, when: SyncWhen) -> Result<(), DiskQueueError> {
-        let _serial = lock(&self.sync_lock);
-        let (files, meta) = {
+    /// fsynced afterwards, which is all a restart relies on. Sync waiters
+    /// are released as soon as the data is fsynced, before the metadata
+    /// write: a restart finds records past a stale write position (DQ-009).
+    /// `_serial` is the held `sync_lock`.
+    fn sync_serialised(
+        &self,
+        when: SyncWhen,
+        _serial: &MutexGuard<'_, ()>,
+    ) -> Result<(), DiskQueueError> {
+        let (files, meta, seq) = {
             let r = lock(&self.read);
             let mut w = lock(&self.write);
             let wanted = match when {
@@ -939,11 +1178,12 @@ impl Shared {
                 write_file_num: w.file_num,
                 write_pos: w.pos,
             };
-            (files, meta)
+            (files, meta, self.written.load(Ordering::Acquire))
         };
         for (num, file) in &files {
             if let Err(source) = file.sync_all() {
                 self.need_sync.store(true, Ordering::Release);
+                self.report_sync(seq, Err(&source));
                 return Err(DiskQueueError::Io {
                     op: "sync",
                     path: self.data_file(*num),
@@ -951,6 +1191,7 @@ impl Shared {
                 });
             }
         }
+        self.report_sync(seq, Ok(()));
         let path = self.meta_file();
         meta::persist(&path, &meta).map_err(|source| {
             self.need_sync.store(true, Ordering::Release);
@@ -1001,6 +1242,102 @@ fn invalid_data(msg: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg)
 }
 
+/// DQ-009 and beyond: records put after the last sync sit past the
+/// metadata's write position, in the write file and possibly in files after
+/// it (a rollover whose sync never ran). Appending there would overwrite
+/// them, so writing resumes in the first file number after all of them,
+/// the reader works through them as complete files, and depth counts them.
+fn recover_unsynced_writes(cfg: &DiskQueueConfig, m: &mut Meta) {
+    let size_of = |num: i64| -> Option<u64> {
+        let path = data_file_name(&cfg.data_path, &cfg.name, num);
+        match fs::metadata(&path) {
+            Ok(md) => Some(md.len()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => {
+                error!(
+                    "DISKQUEUE({}) failed to stat {} - {}",
+                    cfg.name,
+                    path.display(),
+                    e
+                );
+                None
+            }
+        }
+    };
+    let mut last = m.write_file_num;
+    let mut from = u64::try_from(m.write_pos).unwrap_or(0);
+    let mut moved = false;
+    let mut extra = 0;
+    loop {
+        if let Some(size) = size_of(last) {
+            if size > from {
+                if last == m.write_file_num {
+                    warn!(
+                        "DISKQUEUE({}) {} metadata writePos {} < file size of {}, skipping to new file",
+                        cfg.name,
+                        data_file_name(&cfg.data_path, &cfg.name, last).display(),
+                        m.write_pos,
+                        size
+                    );
+                }
+                extra += count_records(cfg, last, from);
+                moved = true;
+            }
+        }
+        if size_of(last + 1).is_none() {
+            break;
+        }
+        warn!(
+            "DISKQUEUE({}) found {} past the metadata's write file, reading it as written",
+            cfg.name,
+            data_file_name(&cfg.data_path, &cfg.name, last + 1).display()
+        );
+        last += 1;
+        from = 0;
+        moved = true;
+    }
+    if moved {
+        m.write_file_num = last + 1;
+        m.write_pos = 0;
+        m.depth += extra;
+    }
+}
+
+/// Whole records from `from` to the end of data file `num` (a torn last
+/// record is not counted; the reader sets it aside as corruption).
+fn count_records(cfg: &DiskQueueConfig, num: i64, from: u64) -> i64 {
+    let path = data_file_name(&cfg.data_path, &cfg.name, num);
+    let Ok(file) = File::open(&path) else {
+        return 0;
+    };
+    let Ok(size) = file.metadata().map(|md| md.len()) else {
+        return 0;
+    };
+    let mut reader = io::BufReader::with_capacity(64 * 1024, file);
+    if reader.seek(SeekFrom::Start(from)).is_err() {
+        return 0;
+    }
+    let mut pos = from;
+    let mut count = 0;
+    let mut header = [0u8; RECORD_HEADER];
+    while pos + RECORD_HEADER as u64 <= size {
+        if reader.read_exact(&mut header).is_err() {
+            break;
+        }
+        let len = i32::from_be_bytes(header);
+        if len < cfg.min_msg_size || len > cfg.max_msg_size {
+            break;
+        }
+        let end = pos + (RECORD_HEADER as u64) + len as u64;
+        if end > size || reader.seek_relative(i64::from(len)).is_err() {
+            break;
+        }
+        pos = end;
+        count += 1;
+    }
+    count
+}
+
 fn data_file_name(dir: &Path, name: &str, num: i64) -> PathBuf {
     dir.join(format!("{name}.diskqueue.{num:06}.dat"))
 }
@@ -1015,21 +1352,39 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// The background `--sync-timeout` timer of one queue.
+/// The background thread of one queue: the `--sync-timeout` tick, and the
+/// syncs that puts and reads make due.
 struct Ticker {
     ctl: Arc<TickerCtl>,
     handle: JoinHandle<()>,
 }
 
 struct TickerCtl {
-    stopped: Mutex<bool>,
+    flags: Mutex<TickerFlags>,
     wake: Condvar,
+}
+
+#[derive(Default)]
+struct TickerFlags {
+    stopped: bool,
+    /// A sync fell due; run it now rather than at the next tick.
+    kicked: bool,
+}
+
+impl TickerCtl {
+    fn kick(&self) {
+        let mut flags = lock(&self.flags);
+        if !flags.kicked {
+            flags.kicked = true;
+            self.wake.notify_all();
+        }
+    }
 }
 
 impl Ticker {
     fn start(shared: &Arc<Shared>, every: Duration) -> Result<Ticker, DiskQueueError> {
         let ctl = Arc::new(TickerCtl {
-            stopped: Mutex::new(false),
+            flags: Mutex::new(TickerFlags::default()),
             wake: Condvar::new(),
         });
         let weak = Arc::downgrade(shared);
@@ -1047,7 +1402,7 @@ impl Ticker {
     }
 
     fn stop(self) {
-        *lock(&self.ctl.stopped) = true;
+        lock(&self.ctl.flags).stopped = true;
         self.ctl.wake.notify_all();
         if self.handle.join().is_err() {
             error!("DISKQUEUE sync thread panicked");
@@ -1057,25 +1412,35 @@ impl Ticker {
 
 fn run_ticker(queue: Weak<Shared>, ctl: Arc<TickerCtl>, every: Duration) {
     let mut deadline = Instant::now() + every;
-    let mut stopped = lock(&ctl.stopped);
+    let mut flags = lock(&ctl.flags);
     loop {
-        if *stopped {
+        if flags.stopped {
             return;
         }
         let now = Instant::now();
-        if now < deadline {
-            stopped = match ctl.wake.wait_timeout(stopped, deadline - now) {
+        let kicked = std::mem::take(&mut flags.kicked);
+        let ticked = now >= deadline;
+        if !kicked && !ticked {
+            flags = match ctl.wake.wait_timeout(flags, deadline - now) {
                 Ok((guard, _)) => guard,
                 Err(poisoned) => poisoned.into_inner().0,
             };
             continue;
         }
-        deadline = now + every;
-        drop(stopped);
-        match queue.upgrade() {
-            Some(shared) => shared.tick(),
-            None => return,
+        if ticked {
+            deadline = now + every;
         }
-        stopped = lock(&ctl.stopped);
+        drop(flags);
+        let Some(shared) = queue.upgrade() else {
+            return;
+        };
+        if kicked {
+            shared.run_due_sync();
+        }
+        if ticked {
+            shared.tick();
+        }
+        drop(shared);
+        flags = lock(&ctl.flags);
     }
 }

@@ -239,7 +239,8 @@ fn crash_with_unsynced_writes_continues_in_a_new_file() {
     assert_eq!(file_len(dir.path(), &data(0)), 45);
 
     let dq = open(dir.path(), 1 << 20);
-    assert_eq!(dq.depth(), 3);
+    // The two unsynced records are found and counted.
+    assert_eq!(dq.depth(), 5);
     dq.put(b"new-0").unwrap();
     // The old write file is left intact; writing went to file 1.
     assert_eq!(file_len(dir.path(), &data(0)), 45);
@@ -249,7 +250,6 @@ fn crash_with_unsynced_writes_continues_in_a_new_file() {
     );
     let expected = vec![rec(0), rec(1), rec(2), rec(3), rec(4), b"new-0".to_vec()];
     assert_eq!(read_all(&dq), expected);
-    // Depth went negative on the salvaged records and was reset at the tail.
     assert_eq!(dq.depth(), 0);
     assert!(!files(dir.path()).iter().any(|f| f.ends_with(".bad")));
     dq.close().unwrap();
@@ -642,4 +642,165 @@ fn queue_can_be_shared_across_threads() {
     fn assert_send_sync<T: Send + Sync + 'static>() {}
     assert_send_sync::<DiskQueue>();
     assert_send_sync::<DiskQueueError>();
+}
+
+#[test]
+fn crash_after_an_unsynced_rollover_keeps_the_later_files() {
+    let dir = tempfile::tempdir().unwrap();
+    // 14-byte records, two per 30-byte file.
+    let dq = open(dir.path(), 30);
+    dq.put(&rec10(0)).unwrap();
+    dq.sync().unwrap();
+    for i in 1..5 {
+        dq.put(&rec10(i)).unwrap();
+    }
+    drop(dq);
+    // As if the rollovers' syncs never ran: 1 record, write file 0 at 14.
+    fs::write(dir.path().join(META), "1\n0,0\n0,14\n").unwrap();
+    assert_eq!(
+        files(dir.path()),
+        vec![data(0), data(1), data(2), META.to_string()]
+    );
+
+    let dq = open(dir.path(), 30);
+    assert_eq!(dq.depth(), 5);
+    dq.put(&rec10(5)).unwrap();
+    // Writing resumed after every file found, so nothing was overwritten.
+    assert_eq!(fs::read(dir.path().join(data(3))).unwrap().len(), 14);
+    assert_eq!(read_all(&dq), (0..6).map(rec10).collect::<Vec<_>>());
+    assert_eq!(dq.depth(), 0);
+    assert!(!files(dir.path()).iter().any(|f| f.ends_with(".bad")));
+}
+
+#[test]
+fn torn_record_after_a_crash_is_not_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let dq = open(dir.path(), 1 << 20);
+    dq.put(&rec(0)).unwrap();
+    dq.sync().unwrap();
+    dq.put(&rec(1)).unwrap();
+    drop(dq);
+    // Half a record, as a crash in the middle of a write leaves it.
+    let mut f = OpenOptions::new()
+        .append(true)
+        .open(dir.path().join(data(0)))
+        .unwrap();
+    f.write_all(&[0, 0, 0, 9, b'r']).unwrap();
+    drop(f);
+    let dq = open(dir.path(), 1 << 20);
+    assert_eq!(dq.depth(), 2);
+    assert_eq!(read_all(&dq), vec![rec(0), rec(1)]);
+    assert_eq!(dq.depth(), 0);
+}
+
+#[test]
+fn phantom_depth_is_reset_when_the_reader_finds_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join(META), "4\n0,0\n0,0\n").unwrap();
+    let dq = open(dir.path(), 1 << 20);
+    assert_eq!(dq.depth(), 4);
+    assert!(dq.try_read().is_none());
+    assert_eq!(dq.depth(), 0);
+}
+
+#[test]
+fn waiters_are_released_by_one_sync_on_the_timer_thread() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), 1 << 20);
+    // A tick far away: only the due syncs can release the waiters.
+    cfg.sync_timeout = Duration::from_secs(3600);
+    cfg.sync_every = 1;
+    let dq = Arc::new(DiskQueue::open(cfg).unwrap());
+    assert_eq!(dq.written(), 0);
+    dq.wait_synced(0).unwrap();
+    let waiters: Vec<_> = (0..4)
+        .map(|i| {
+            let dq = Arc::clone(&dq);
+            std::thread::spawn(move || {
+                dq.put(&rec(i)).unwrap();
+                let seq = dq.written();
+                dq.wait_synced(seq).map(|()| seq)
+            })
+        })
+        .collect();
+    for w in waiters {
+        let seq = w.join().unwrap().unwrap();
+        assert!((1..=4).contains(&seq));
+    }
+    assert_eq!(dq.written(), 4);
+    dq.close().unwrap();
+    assert_eq!(meta_text(dir.path()), "4\n0,0\n0,36\n");
+}
+
+#[test]
+fn waiters_get_data_fsyncs_and_the_metadata_keeps_its_schedule() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), 1 << 20);
+    cfg.sync_timeout = Duration::from_secs(3600);
+    cfg.sync_every = 3;
+    let dq = DiskQueue::open(cfg).unwrap();
+    dq.put(&rec(0)).unwrap();
+    dq.wait_synced(dq.written()).unwrap();
+    dq.put(&rec(1)).unwrap();
+    dq.wait_synced(dq.written()).unwrap();
+    // Two data fsyncs, no metadata yet: sync_every is 3.
+    assert!(!dir.path().join(META).exists());
+    dq.close().unwrap();
+    assert_eq!(meta_text(dir.path()), "2\n0,0\n0,18\n");
+}
+
+#[test]
+fn waiting_without_a_timer_thread_syncs_inline() {
+    let dir = tempfile::tempdir().unwrap();
+    let dq = open(dir.path(), 1 << 20);
+    dq.put(&rec(0)).unwrap();
+    dq.wait_synced(dq.written()).unwrap();
+    // Only the data was fsynced.
+    assert!(!dir.path().join(META).exists());
+}
+
+#[test]
+fn a_deleted_queue_fails_its_waiters() {
+    let dir = tempfile::tempdir().unwrap();
+    let dq = open(dir.path(), 1 << 20);
+    dq.put(&rec(0)).unwrap();
+    let seq = dq.written();
+    dq.delete().unwrap();
+    assert!(matches!(dq.wait_synced(seq), Err(DiskQueueError::Exiting)));
+}
+
+#[test]
+fn a_failed_fsync_fails_the_waiters_it_covered() {
+    let dir = tempfile::tempdir().unwrap();
+    let dq = open(dir.path(), 1 << 20);
+    dq.put(&rec(0)).unwrap();
+    dq.shared
+        .report_sync(1, Err(&io::Error::other("disk on fire")));
+    let err = dq.wait_synced(1).unwrap_err();
+    assert_eq!(err.to_string(), "sync: disk on fire");
+    // A later success does not make the failed records good.
+    dq.sync().unwrap();
+    assert!(dq.wait_synced(1).is_err());
+    dq.put(&rec(1)).unwrap();
+    dq.wait_synced(2).unwrap();
+}
+
+#[test]
+fn a_hold_keeps_the_read_position_off_the_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), 1 << 20);
+    cfg.sync_every = 1;
+    let dq = DiskQueue::open(cfg).unwrap();
+    dq.put(&rec(0)).unwrap();
+    assert_eq!(meta_text(dir.path()), "1\n0,0\n0,9\n");
+    let hold = dq.hold_sync();
+    assert_eq!(dq.try_read().unwrap(), rec(0));
+    // The read made a sync due, but the hold keeps the old position.
+    assert_eq!(meta_text(dir.path()), "1\n0,0\n0,9\n");
+    // Data fsyncs for waiters go on meanwhile.
+    dq.put(&rec(1)).unwrap();
+    dq.wait_synced(dq.written()).unwrap();
+    assert_eq!(meta_text(dir.path()), "1\n0,0\n0,9\n");
+    drop(hold);
+    assert_eq!(meta_text(dir.path()), "1\n0,9\n0,18\n");
 }

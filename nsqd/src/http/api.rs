@@ -1,50 +1,17 @@
 //! The API handlers of §2.3 and §2.6, each checking its inputs in the reference's order (the
 //! order decides which error a request with several problems gets).
 
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::{Body, HttpBody};
+use axum::body::Body;
 use axum::http::HeaderMap;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
+use nsq_common::http::{content_length, parse_bool_param, parse_query, read_body, Query, Reply};
 use nsq_protocol::names::{is_valid_channel_name, is_valid_topic_name};
 
-use super::query::{parse_bool_param, Query};
-use super::reply::Reply;
 use crate::nsqd::Nsqd;
 use crate::topic::Topic;
-
-/// Reads at most `limit` bytes of the body. A body error after some bytes still fails: the
-/// reference treats any read error as such.
-pub async fn read_body(mut body: Body, limit: usize) -> Result<Bytes, axum::Error> {
-    let mut buf = BytesMut::new();
-    while buf.len() < limit {
-        let frame = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await;
-        let Some(frame) = frame else { break };
-        if let Ok(data) = frame?.into_data() {
-            let take = data.len().min(limit - buf.len());
-            buf.extend_from_slice(&data[..take]);
-        }
-    }
-    Ok(buf.freeze())
-}
-
-/// `Content-Length` as Go's `req.ContentLength` sees it: -1 when unknown (chunked).
-fn content_length(headers: &HeaderMap) -> i64 {
-    headers
-        .get(axum::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<i64>().ok())
-        .unwrap_or(-1)
-}
-
-fn parse_query(raw: &str) -> Result<Query, Reply> {
-    Query::parse(raw).map_err(|e| {
-        tracing::error!("failed to parse request params - {}", e);
-        Reply::err(400, "INVALID_REQUEST")
-    })
-}
 
 fn limit_plus_one(max: i64) -> usize {
     usize::try_from(max.max(0))
@@ -139,7 +106,7 @@ pub async fn publish(nsqd: &Arc<Nsqd>, raw_query: &str, headers: &HeaderMap, bod
             _ => return Reply::err(400, "INVALID_DEFER"),
         }
     }
-    match topic.put(&[data], defer) {
+    match topic.put_synced(&[data], defer).await {
         Ok(()) => Reply::Text("OK".to_string()),
         Err(_) => Reply::err(503, "EXITING"),
     }
@@ -200,7 +167,7 @@ pub async fn mpub(nsqd: &Arc<Nsqd>, raw_query: &str, headers: &HeaderMap, body: 
             Err(r) => return r,
         }
     };
-    match topic.put(&bodies, Duration::ZERO) {
+    match topic.put_synced(&bodies, Duration::ZERO).await {
         Ok(()) => Reply::Text("OK".to_string()),
         Err(_) => Reply::err(503, "EXITING"),
     }
@@ -443,9 +410,10 @@ pub async fn config_put(nsqd: &Nsqd, opt: &str, body: Body) -> Reply {
         Some(Ok(value)) => {
             if opt == "log_level" {
                 nsq_common::logging::set_level(nsqd.options().log_level);
+            } else {
+                // BEH-165: the lookup loop closes removed peers and connects new ones.
+                nsqd.lookup.peers_changed();
             }
-            // nsqlookupd_tcp_addresses is only stored for now: the lookupd peers arrive
-            // with the lookup loop, which will reconcile them from the options.
             config_reply(opt, value)
         }
         Some(Err(e)) => Reply::err(e.status(), e.to_string()),

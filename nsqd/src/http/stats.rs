@@ -5,11 +5,10 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use nsq_common::duration::format_go_duration;
+use nsq_common::http::{parse_bool_param, Query, Reply};
 use nsq_common::memstats::MemStats;
 use nsq_protocol::json::push_json_string;
 
-use super::query::{parse_bool_param, Query};
-use super::reply::Reply;
 use crate::nsqd::Nsqd;
 use crate::stats::{ChannelStats, ClientStats, TopicStats};
 

@@ -15,10 +15,13 @@ use nsq_protocol::identify::{negotiate_from, parse_identify_body, response_json,
 use nsq_protocol::message::MessageId;
 use nsq_protocol::names::{is_valid_channel_name, is_valid_topic_name};
 
-use super::connection::{Connection, Exec};
+use super::connection::{Connection, Exec, Upgrade};
+use crate::auth::{self, AuthError, AuthState, Check};
 use crate::client::{STATE_CLOSING, STATE_INIT, STATE_SUBSCRIBED};
 use crate::options::Options;
 use crate::topic::Topic;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 type CmdResult = Result<Exec, ProtocolError>;
@@ -36,11 +39,11 @@ pub(super) fn identify_limits(opts: &Options) -> ServerLimits {
         max_msg_timeout_ms: ms(opts.max_msg_timeout),
         max_rdy_count: opts.max_rdy_count,
         max_deflate_level: opts.max_deflate_level,
-        // TLS, snappy, deflate and AUTH arrive with the next issue; until then none is offered.
-        tls_available: false,
-        snappy_enabled: false,
-        deflate_enabled: false,
-        auth_enabled: false,
+        // The connection confirms TLS against the configuration it was given.
+        tls_available: !opts.tls_cert.is_empty() || !opts.tls_key.is_empty(),
+        snappy_enabled: opts.snappy,
+        deflate_enabled: opts.deflate,
+        auth_enabled: !opts.auth_http_addresses.is_empty(),
         topology_region: opts.topology_region.clone(),
         topology_zone: opts.topology_zone.clone(),
     }
@@ -66,6 +69,21 @@ fn message_id(b: &[u8]) -> Result<MessageId, ProtocolError> {
     b.try_into().map_err(|_| err::invalid_message_id())
 }
 
+/// Why a command waits for the auth server.
+pub(super) enum AuthWaitKind {
+    /// AUTH itself, with the secret it sent.
+    Auth(Vec<u8>),
+    /// A SUB/PUB/MPUB/DPUB whose cached answer expired; it runs again once answered.
+    Refresh,
+}
+
+/// An auth-server query the connection awaits before it runs any further command, so that
+/// commands stay strictly in order.
+pub(super) struct PendingAuth {
+    pub kind: AuthWaitKind,
+    pub query: Pin<Box<dyn Future<Output = Result<AuthState, AuthError>> + Send>>,
+}
+
 impl Connection {
     pub(super) fn exec(
         &mut self,
@@ -74,6 +92,10 @@ impl Connection {
         line_len: usize,
     ) -> CmdResult {
         let cmd = params.first().copied().unwrap_or(b"");
+        // P-071: until the upgrade, IDENTIFY is the only command a TLS-only nsqd takes.
+        if self.limits.tls_required && cmd != b"IDENTIFY" && !self.is_tls() {
+            return Err(err::tls_required(cmd));
+        }
         match cmd {
             b"FIN" => self.fin(params, rbuf, line_len),
             b"RDY" => self.rdy(params, rbuf, line_len),
@@ -121,7 +143,15 @@ impl Connection {
         }
         let body = take_body(rbuf, line_len, size as usize);
         let req = parse_identify_body(&body)?;
-        let negotiated = negotiate_from(&req, &self.limits.identify, &self.negotiated)?;
+        let mut negotiated = negotiate_from(&req, &self.limits.identify, &self.negotiated)?;
+        // A repeated IDENTIFY never stacks a second TLS or compression layer on the first.
+        if self.is_tls() {
+            negotiated.tls_v1 = false;
+        }
+        if self.is_compressed() {
+            negotiated.snappy = false;
+            negotiated.deflate = false;
+        }
         self.negotiated = negotiated.clone();
         {
             // QRK-06 (replicated): absent ids replace the remote-IP default with "".
@@ -145,11 +175,20 @@ impl Connection {
             self.msg_timeout = Duration::from_millis(negotiated.msg_timeout_ms as u64);
             self.heartbeat_changed = true;
         }
-        if req.feature_negotiation {
-            let json = response_json(&negotiated, &self.limits.identify);
-            self.send_response(json.as_bytes());
-        } else {
+        if !req.feature_negotiation {
             self.send_response(OK);
+            return Ok(Exec::Done);
+        }
+        let json = response_json(&negotiated, &self.limits.identify);
+        self.send_response(json.as_bytes());
+        if negotiated.tls_v1 || negotiated.snappy || negotiated.deflate {
+            // P-080: the JSON goes out as it is, then the layers change before the next read.
+            return Ok(Exec::Upgrade(Upgrade {
+                tls: negotiated.tls_v1,
+                snappy: negotiated.snappy,
+                deflate: negotiated.deflate,
+                deflate_level: negotiated.deflate_level,
+            }));
         }
         Ok(Exec::Done)
     }
@@ -174,8 +213,108 @@ impl Connection {
         if rbuf.len() < total {
             return Ok(Exec::NeedMore(total));
         }
-        let _secret = take_body(rbuf, line_len, size as usize);
-        Err(err::auth_disabled())
+        let secret = take_body(rbuf, line_len, size as usize);
+        if self.auth.has_authorizations() {
+            return Err(err::auth_already_set());
+        }
+        if !self.limits.identify.auth_enabled {
+            return Err(err::auth_disabled());
+        }
+        let secret = secret.to_vec();
+        let query = self.auth_query(secret.clone());
+        Ok(Exec::Auth(PendingAuth {
+            kind: AuthWaitKind::Auth(secret),
+            query,
+        }))
+    }
+
+    /// Starts an auth-server query for this client with `secret` (BEH-151).
+    fn auth_query(
+        &self,
+        secret: Vec<u8>,
+    ) -> Pin<Box<dyn Future<Output = Result<AuthState, AuthError>> + Send>> {
+        let opts = self.nsqd.options();
+        let remote_ip = self
+            .client
+            .remote_address
+            .parse::<std::net::SocketAddr>()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_default();
+        let (tls, common_name) = {
+            let info = self.client.info.lock();
+            (info.tls, info.tls_common_name.clone())
+        };
+        let params = auth::QueryParams {
+            remote_ip,
+            tls,
+            secret,
+            common_name,
+        };
+        Box::pin(async move { auth::query_any(&opts, &params).await })
+    }
+
+    /// Applies the auth server's answer to the command that waited for it. Errors are fatal.
+    pub(super) fn auth_answered(
+        &mut self,
+        kind: AuthWaitKind,
+        result: Result<AuthState, AuthError>,
+    ) -> Result<(), ProtocolError> {
+        let state = result.map_err(|e| {
+            // The auth server's own error stays in the log (P-122).
+            tracing::warn!(
+                "PROTOCOL(V2): [{}] AUTH failed {}",
+                self.client.remote_address,
+                e
+            );
+            err::auth_failed()
+        })?;
+        {
+            let mut info = self.client.info.lock();
+            info.authed = state.has_authorizations();
+            info.auth_identity = state.identity.clone();
+            info.auth_identity_url = state.identity_url.clone();
+        }
+        match kind {
+            AuthWaitKind::Auth(secret) => {
+                let json = nsq_protocol::json::auth_response(
+                    &state.identity,
+                    &state.identity_url,
+                    state.permission_count() as i64,
+                );
+                let any = state.has_authorizations();
+                self.auth.authenticated(secret, state);
+                if !any {
+                    return Err(err::auth_no_authorizations());
+                }
+                self.send_response(json.as_bytes());
+            }
+            AuthWaitKind::Refresh => self.auth.refreshed(state),
+        }
+        Ok(())
+    }
+
+    /// The auth check of SUB, PUB, MPUB and DPUB (P-123). `Some` when the cached answer has
+    /// expired: the command must wait for a fresh one and then run again from the start, so
+    /// callers check before consuming anything from the read buffer.
+    fn check_auth(
+        &mut self,
+        cmd: &str,
+        topic: &[u8],
+        channel: &[u8],
+    ) -> Result<Option<Exec>, ProtocolError> {
+        if !self.limits.identify.auth_enabled {
+            return Ok(None);
+        }
+        let now = std::time::Instant::now();
+        match self.auth.check(as_name(topic), as_name(channel), now) {
+            Check::Allowed => Ok(None),
+            Check::Denied => Err(err::unauthorized(cmd, topic, channel)),
+            Check::AuthFirst => Err(err::auth_first(cmd)),
+            Check::Refresh => Ok(Some(Exec::Auth(PendingAuth {
+                kind: AuthWaitKind::Refresh,
+                query: self.auth_query(self.auth.secret().to_vec()),
+            }))),
+        }
     }
 
     fn sub(&mut self, params: &[&[u8]], rbuf: &mut BytesMut, line_len: usize) -> CmdResult {
@@ -193,6 +332,9 @@ impl Connection {
         }
         if !is_valid_channel_name(params[2]) {
             return Err(err::bad_channel("SUB", params[2]));
+        }
+        if let Some(wait) = self.check_auth("SUB", params[1], params[2])? {
+            return Ok(wait);
         }
         let (topic_name, channel_name) = (as_name(params[1]), as_name(params[2]));
         let mut attempt = 0;
@@ -358,13 +500,14 @@ impl Connection {
         t
     }
 
-    /// The `[size][body]` of PUB and DPUB, with the E_BAD_MESSAGE checks of P-053/P-055.
+    /// The `[size][body]` of PUB and DPUB, with the E_BAD_MESSAGE checks of P-053/P-055: the
+    /// body's size once it has fully arrived (nothing consumed yet), else the bytes needed.
     fn message_body(
         &self,
         cmd: &str,
-        rbuf: &mut BytesMut,
+        rbuf: &BytesMut,
         line_len: usize,
-    ) -> Result<Result<Bytes, usize>, ProtocolError> {
+    ) -> Result<Result<usize, usize>, ProtocolError> {
         let Some(size) = body_size(rbuf, line_len) else {
             return Ok(Err(line_len + 4));
         };
@@ -378,7 +521,7 @@ impl Connection {
         if rbuf.len() < total {
             return Ok(Err(total));
         }
-        Ok(Ok(take_body(rbuf, line_len, size as usize)))
+        Ok(Ok(size as usize))
     }
 
     fn publish(&mut self, params: &[&[u8]], rbuf: &mut BytesMut, line_len: usize) -> CmdResult {
@@ -388,14 +531,18 @@ impl Connection {
         if !is_valid_topic_name(params[1]) {
             return Err(err::bad_topic("PUB", params[1]));
         }
-        let body = match self.message_body("PUB", rbuf, line_len)? {
-            Ok(b) => b,
+        let size = match self.message_body("PUB", rbuf, line_len)? {
+            Ok(size) => size,
             Err(need) => return Ok(Exec::NeedMore(need)),
         };
+        if let Some(wait) = self.check_auth("PUB", params[1], b"")? {
+            return Ok(wait);
+        }
+        let body = take_body(rbuf, line_len, size);
         let name = as_name(params[1]);
         let topic = self.topic_for_publish(name);
         topic
-            .put(std::slice::from_ref(&body), Duration::ZERO)
+            .put_acked(std::slice::from_ref(&body), Duration::ZERO)
             .map_err(err::pub_failed)?;
         self.client.count_publish(name, 1);
         self.send_response(OK);
@@ -415,14 +562,18 @@ impl Connection {
         if ms_signed < 0 || ms_signed > max_ms {
             return Err(err::dpub_timeout_out_of_range(ms_signed, max_ms));
         }
-        let body = match self.message_body("DPUB", rbuf, line_len)? {
-            Ok(b) => b,
+        let size = match self.message_body("DPUB", rbuf, line_len)? {
+            Ok(size) => size,
             Err(need) => return Ok(Exec::NeedMore(need)),
         };
+        if let Some(wait) = self.check_auth("DPUB", params[1], b"")? {
+            return Ok(wait);
+        }
+        let body = take_body(rbuf, line_len, size);
         let name = as_name(params[1]);
         let topic = self.topic_for_publish(name);
         topic
-            .put(std::slice::from_ref(&body), Duration::from_millis(ms))
+            .put_acked(std::slice::from_ref(&body), Duration::from_millis(ms))
             .map_err(err::dpub_failed)?;
         self.client.count_publish(name, 1);
         self.send_response(OK);
@@ -436,8 +587,12 @@ impl Connection {
         if !is_valid_topic_name(params[1]) {
             return Err(err::bad_topic("MPUB", params[1]));
         }
+        // QRK-03 (replicated): auth is checked, and the topic created, before the body is
+        // read or validated.
+        if let Some(wait) = self.check_auth("MPUB", params[1], b"")? {
+            return Ok(wait);
+        }
         let name = as_name(params[1]);
-        // QRK-03 (replicated): the topic exists before the body is validated.
         let topic = self.topic_for_publish(name);
         let Some(size) = body_size(rbuf, line_len) else {
             return Ok(Exec::NeedMore(line_len + 4));
@@ -459,7 +614,7 @@ impl Connection {
             self.limits.max_body_size,
         )?;
         topic
-            .put(&bodies, Duration::ZERO)
+            .put_acked(&bodies, Duration::ZERO)
             .map_err(err::mpub_failed)?;
         self.client.count_publish(name, bodies.len() as u64);
         self.send_response(OK);

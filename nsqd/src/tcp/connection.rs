@@ -12,12 +12,14 @@ use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
 use nsq_protocol::command::{read_line, split_params, Line};
-use nsq_protocol::error::ProtocolError;
-use nsq_protocol::frame::{write_frame, FrameType, HEARTBEAT};
+use nsq_protocol::error::{self as err, ProtocolError};
+use nsq_protocol::frame::{write_frame, FrameType, HEARTBEAT, OK};
 use nsq_protocol::message::Message;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{sleep_until, Instant, Sleep};
+
+use super::stream::{Compression, Rewind, Stream};
 
 use crate::channel::Channel;
 use crate::client::{ClientShared, STATE_SUBSCRIBED};
@@ -26,6 +28,11 @@ use crate::topic::Topic;
 
 /// Most messages taken from the channel per lock.
 const PULL_BATCH: i64 = 256;
+/// P-080: how long a client gets to complete its TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Decompressed bytes one read may add to the read buffer beyond what a pending command
+/// needs, so a small compressed input cannot balloon into a huge buffer at once.
+const DECODE_STEP: usize = 64 * 1024;
 
 /// What a command handler asks of the read loop.
 pub(super) enum Exec {
@@ -34,6 +41,18 @@ pub(super) enum Exec {
     /// The command needs this many bytes in the read buffer (counted from the start of the
     /// buffer) before it can run; nothing was consumed.
     NeedMore(usize),
+    /// The command waits for the auth server; no later command runs until it has answered.
+    Auth(super::commands::PendingAuth),
+    /// IDENTIFY negotiated stream upgrades: run them before reading anything else.
+    Upgrade(Upgrade),
+}
+
+/// The stream upgrades one IDENTIFY negotiated (P-080).
+pub(super) struct Upgrade {
+    pub tls: bool,
+    pub snappy: bool,
+    pub deflate: bool,
+    pub deflate_level: i64,
 }
 
 /// Limits copied from the options when the connection starts.
@@ -45,12 +64,21 @@ pub(super) struct Limits {
     pub max_msg_timeout: Duration,
     pub max_channel_consumers: usize,
     pub identify: nsq_protocol::identify::ServerLimits,
+    /// `--tls-required` is not false: every command but IDENTIFY needs TLS first (P-071).
+    pub tls_required: bool,
 }
 
 pub struct Connection {
     pub(super) nsqd: Arc<Nsqd>,
     pub(super) client: Arc<ClientShared>,
-    stream: TcpStream,
+    stream: Stream,
+    /// The server side of TLS when a certificate is configured.
+    tls_config: Option<Arc<rustls::ServerConfig>>,
+    /// Snappy or deflate once negotiated; `raw_in` then holds compressed bytes not yet decoded
+    /// and `raw_out` the compressed form of `wbuf` being written.
+    compression: Option<Compression>,
+    raw_in: BytesMut,
+    raw_out: Vec<u8>,
     rbuf: BytesMut,
     pub(super) wbuf: BytesMut,
     line: Vec<u8>,
@@ -71,19 +99,27 @@ pub struct Connection {
     pub(super) flush_now: bool,
     /// A heartbeat-interval change from IDENTIFY that the timer must pick up.
     pub(super) heartbeat_changed: bool,
+    pub(super) auth: crate::auth::Session,
     scratch: Vec<Message>,
 }
 
 enum Wake {
     Continue,
     Close,
+    Auth(super::commands::PendingAuth),
+    Upgrade(Upgrade),
 }
 
 impl Connection {
-    pub fn new(nsqd: Arc<Nsqd>, client: Arc<ClientShared>, stream: TcpStream) -> Self {
+    pub fn new(
+        nsqd: Arc<Nsqd>,
+        client: Arc<ClientShared>,
+        stream: TcpStream,
+        tls_config: Option<Arc<rustls::ServerConfig>>,
+    ) -> Self {
         let opts = nsqd.options();
         let heartbeat = opts.client_timeout / 2;
-        let limits = Limits {
+        let mut limits = Limits {
             max_msg_size: opts.max_msg_size,
             max_body_size: opts.max_body_size,
             max_rdy_count: opts.max_rdy_count,
@@ -91,12 +127,18 @@ impl Connection {
             max_msg_timeout: opts.max_msg_timeout,
             max_channel_consumers: opts.max_channel_consumers.max(0) as usize,
             identify: super::commands::identify_limits(&opts),
+            tls_required: opts.tls_required != crate::options::TlsRequired::No,
         };
+        limits.identify.tls_available = tls_config.is_some();
         let negotiated = nsq_protocol::identify::Negotiated::initial(&limits.identify);
         Connection {
             nsqd,
             client,
-            stream,
+            stream: Stream::Plain(stream),
+            tls_config,
+            compression: None,
+            raw_in: BytesMut::new(),
+            raw_out: Vec::new(),
             rbuf: BytesMut::with_capacity(16 * 1024),
             wbuf: BytesMut::with_capacity(16 * 1024),
             line: Vec::with_capacity(128),
@@ -113,6 +155,7 @@ impl Connection {
             last_pub_topic: None,
             flush_now: false,
             heartbeat_changed: false,
+            auth: crate::auth::Session::default(),
             scratch: Vec::with_capacity(PULL_BATCH as usize),
         }
     }
@@ -166,7 +209,7 @@ impl Connection {
                 biased;
                 _ = nsqd.shutdown.cancelled() => return Ok(()),
                 _ = client.close.cancelled() => return Ok(()),
-                r = self.stream.read_buf(&mut self.rbuf) => {
+                r = self.fill_rbuf() => {
                     match r {
                         Ok(0) => {
                             // A command cut short by the peer closing gets its read error.
@@ -179,7 +222,29 @@ impl Connection {
                         Ok(_) => {}
                         Err(e) => return Err(format!("failed to read command - {e}")),
                     }
-                    let (wake, ran) = self.process_commands();
+                    let (mut wake, mut ran) = self.process_commands();
+                    while let Wake::Auth(pending) = wake {
+                        let answer = tokio::select! {
+                            _ = nsqd.shutdown.cancelled() => return Ok(()),
+                            _ = client.close.cancelled() => return Ok(()),
+                            r = pending.query => r,
+                        };
+                        ran = true;
+                        wake = match self.auth_answered(pending.kind, answer) {
+                            Ok(()) => self.process_commands().0,
+                            Err(e) => {
+                                self.send_error(&e);
+                                Wake::Close
+                            }
+                        };
+                    }
+                    if let Wake::Upgrade(plan) = wake {
+                        wake = if self.upgrade(plan).await {
+                            Wake::Continue
+                        } else {
+                            Wake::Close
+                        };
+                    }
                     if ran {
                         read_deadline.as_mut().reset(self.next_read_deadline());
                     }
@@ -232,7 +297,16 @@ impl Connection {
         if self.wbuf.is_empty() {
             return Ok(());
         }
-        let write = self.stream.write_all(&self.wbuf);
+        let out: &[u8] = match self.compression.as_mut() {
+            None => &self.wbuf,
+            Some(c) => {
+                self.raw_out.clear();
+                c.encode(&self.wbuf, &mut self.raw_out)
+                    .map_err(|e| format!("failed to write - {e}"))?;
+                &self.raw_out
+            }
+        };
+        let write = write_out(&mut self.stream, out);
         let result = match self.heartbeat {
             // P-093: a client that stops reading is dropped after one heartbeat interval.
             Some(hb) => tokio::time::timeout(hb, write)
@@ -242,6 +316,136 @@ impl Connection {
         };
         self.wbuf.clear();
         result.map_err(|e| format!("failed to write - {e}"))
+    }
+
+    /// Reads more command bytes into `rbuf`: straight from the socket, or through the
+    /// compression layer. Ok(0) is the end of the client's stream.
+    async fn fill_rbuf(&mut self) -> std::io::Result<usize> {
+        let Some(compression) = self.compression.as_mut() else {
+            return self.stream.read_buf(&mut self.rbuf).await;
+        };
+        loop {
+            // Bytes already received (or left over by the last step) are decoded before the
+            // socket is read again.
+            let before = self.rbuf.len();
+            let limit = before + DECODE_STEP.max(self.rbuf.capacity() - before);
+            compression.decode(&mut self.raw_in, &mut self.rbuf, limit)?;
+            if self.rbuf.len() > before {
+                return Ok(self.rbuf.len() - before);
+            }
+            if compression.finished() {
+                return Ok(0);
+            }
+            if self.stream.read_buf(&mut self.raw_in).await? == 0 {
+                return Ok(0);
+            }
+        }
+    }
+
+    /// True once the connection runs over TLS.
+    pub(super) fn is_tls(&self) -> bool {
+        matches!(self.stream, Stream::Tls(_))
+    }
+
+    /// True once snappy or deflate is on.
+    pub(super) fn is_compressed(&self) -> bool {
+        self.compression.is_some()
+    }
+
+    /// Runs the upgrades IDENTIFY negotiated, in the order of P-080, each confirmed by an `OK`
+    /// through the new layer. False when the connection must close (any error frame is sent).
+    async fn upgrade(&mut self, plan: Upgrade) -> bool {
+        let peer = self.client.remote_address.clone();
+        // The IDENTIFY answer goes out through the old layers.
+        if let Err(e) = self.flush().await {
+            return self.identify_failed(e).await;
+        }
+        // Whatever the client sent after its IDENTIFY belongs to the first new layer.
+        let early = self.rbuf.split().freeze();
+        if plan.tls {
+            tracing::info!("PROTOCOL(V2): [{}] upgrading connection to TLS", peer);
+            if let Err(e) = self.upgrade_tls(early).await {
+                return self.identify_failed(e).await;
+            }
+            if let Err(e) = self.send_ok().await {
+                return self.identify_failed(e).await;
+            }
+        } else {
+            self.raw_in.extend_from_slice(&early);
+        }
+        if plan.snappy {
+            tracing::info!("PROTOCOL(V2): [{}] upgrading connection to snappy", peer);
+            self.compression = Some(Compression::snappy());
+            self.client.info.lock().snappy = true;
+            if let Err(e) = self.send_ok().await {
+                return self.identify_failed(e).await;
+            }
+        }
+        if plan.deflate {
+            tracing::info!(
+                "PROTOCOL(V2): [{}] upgrading connection to deflate (level {})",
+                peer,
+                plan.deflate_level
+            );
+            self.compression = Some(Compression::deflate(plan.deflate_level));
+            self.client.info.lock().deflate = true;
+            if let Err(e) = self.send_ok().await {
+                return self.identify_failed(e).await;
+            }
+        }
+        true
+    }
+
+    async fn send_ok(&mut self) -> Result<(), String> {
+        self.send_response(OK);
+        self.flush().await
+    }
+
+    /// P-081: the fatal answer to a failed upgrade, written through whatever layers still work.
+    async fn identify_failed(&mut self, e: String) -> bool {
+        self.send_error(&err::identify_failed(e));
+        let _ = self.flush().await;
+        false
+    }
+
+    /// The server side of the TLS handshake, on the raw socket, within 5 s.
+    async fn upgrade_tls(&mut self, early: bytes::Bytes) -> Result<(), String> {
+        let Some(config) = self.tls_config.clone() else {
+            return Err("TLS is not configured".to_string());
+        };
+        let tcp = match std::mem::replace(&mut self.stream, Stream::Gone) {
+            Stream::Plain(tcp) => tcp,
+            other => {
+                self.stream = other;
+                return Err("connection is already TLS".to_string());
+            }
+        };
+        let accept = tokio_rustls::TlsAcceptor::from(config)
+            .accept(Rewind::new(early, tcp))
+            .into_fallible();
+        match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, accept).await {
+            // The socket went with the abandoned handshake; the connection just closes.
+            Err(_) => Err("i/o timeout".to_string()),
+            Ok(Err((e, io))) => {
+                // As in the reference, the error frame then goes out in the clear.
+                self.stream = Stream::Plain(io.into_inner());
+                Err(e.to_string())
+            }
+            Ok(Ok(tls)) => {
+                let (_, session) = tls.get_ref();
+                let names = crate::tls::SessionInfo::of(session);
+                let common_name = crate::tls::peer_common_name(session);
+                {
+                    let mut info = self.client.info.lock();
+                    info.tls = true;
+                    info.tls_version = names.version;
+                    info.tls_cipher_suite = names.cipher_suite;
+                    info.tls_common_name = common_name;
+                }
+                self.stream = Stream::Tls(Box::new(tls));
+                Ok(())
+            }
+        }
     }
 
     pub(super) fn is_ready(&self) -> bool {
@@ -320,6 +524,14 @@ impl Connection {
                     rbuf.reserve(total.saturating_sub(rbuf.len()));
                     break Wake::Continue;
                 }
+                Ok(Exec::Auth(pending)) => {
+                    ran = true;
+                    break Wake::Auth(pending);
+                }
+                Ok(Exec::Upgrade(plan)) => {
+                    ran = true;
+                    break Wake::Upgrade(plan);
+                }
                 Err(e) => {
                     ran = true;
                     self.send_error(&e);
@@ -364,4 +576,10 @@ impl Connection {
         write_frame(&mut self.wbuf, FrameType::Error, e.frame_data().as_bytes());
         self.flush_now = true;
     }
+}
+
+/// Writes `data` and pushes it through every layer (TLS buffers records until flushed).
+async fn write_out(stream: &mut Stream, data: &[u8]) -> std::io::Result<()> {
+    stream.write_all(data).await?;
+    stream.flush().await
 }

@@ -3,6 +3,7 @@
 
 mod commands;
 mod connection;
+mod stream;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,8 +17,9 @@ use crate::nsqd::Nsqd;
 
 pub use connection::Connection;
 
-/// Accepts clients until shutdown.
-pub async fn serve(nsqd: Arc<Nsqd>, listener: TcpListener) {
+/// Accepts clients until shutdown. `tls` is the server side of TLS when a certificate is
+/// configured: clients may then upgrade with IDENTIFY (P-080).
+pub async fn serve(nsqd: Arc<Nsqd>, listener: TcpListener, tls: Option<Arc<rustls::ServerConfig>>) {
     loop {
         let accepted = tokio::select! {
             _ = nsqd.shutdown.cancelled() => break,
@@ -26,7 +28,7 @@ pub async fn serve(nsqd: Arc<Nsqd>, listener: TcpListener) {
         match accepted {
             Ok((stream, peer)) => {
                 tracing::info!("TCP: new client({})", peer);
-                tokio::spawn(handle(nsqd.clone(), stream, peer));
+                tokio::spawn(handle(nsqd.clone(), stream, peer, tls.clone()));
             }
             Err(e) => {
                 // Running out of file descriptors is transient; back off briefly.
@@ -37,7 +39,12 @@ pub async fn serve(nsqd: Arc<Nsqd>, listener: TcpListener) {
     }
 }
 
-async fn handle(nsqd: Arc<Nsqd>, mut stream: TcpStream, peer: SocketAddr) {
+async fn handle(
+    nsqd: Arc<Nsqd>,
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) {
     let _ = stream.set_nodelay(true);
     let mut magic = [0u8; 4];
     let read = tokio::select! {
@@ -65,6 +72,8 @@ async fn handle(nsqd: Arc<Nsqd>, mut stream: TcpStream, peer: SocketAddr) {
     }
     let client = nsqd.add_client(peer);
     let id = client.id;
-    Connection::new(nsqd.clone(), client, stream).run().await;
+    Connection::new(nsqd.clone(), client, stream, tls)
+        .run()
+        .await;
     nsqd.remove_client(id);
 }

@@ -5,13 +5,16 @@
 //
 //     node nsqjs_compat.js SCENARIO --tcp HOST:PORT --http HOST:PORT [--timeout SECONDS]
 //
-// Scenarios: pubsub, requeue, touch.
+// Scenarios: pubsub, requeue, touch, and the stream upgrades snappy, deflate, tls, tls-snappy,
+// tls-deflate (those with TLS need `--ca CA.pem`, the CA that signed nsqd's certificate for
+// localhost).
 //
 // Prints `PASS <scenario> ...` and exits 0 when every check holds; prints
 // `FAIL <scenario>: <why>` and exits 1 on the first mismatch, on any client error, or when the
 // time limit is hit.
 'use strict'
 
+const fs = require('fs')
 const nsq = require('nsqjs')
 
 class Failure extends Error {}
@@ -356,7 +359,180 @@ async function scenarioTouch(args) {
   return `held=${holdMs}ms touches_every=${touchEveryMs}ms`
 }
 
-const SCENARIOS = {pubsub: scenarioPubsub, requeue: scenarioRequeue, touch: scenarioTouch}
+// Reader/Writer options that negotiate `features` (tls, snappy, deflate).
+function upgradeOptions(args, features) {
+  const opts = {}
+  if (features.includes('tls')) {
+    opts.tls = true
+    opts.tlsVerification = true
+    opts.ca = fs.readFileSync(args.ca)
+  }
+  if (features.includes('snappy')) opts.snappy = true
+  if (features.includes('deflate')) {
+    opts.deflate = true
+    opts.deflateLevel = 6
+  }
+  return opts
+}
+
+// Compressible text, incompressible bytes, and a few bodies over one 64 KiB snappy block.
+function upgradedBody(i) {
+  if (i % 500 === 7) {
+    return Buffer.concat([
+      Buffer.from(`big-${i}-`),
+      Buffer.from(Array.from({length: 100000}, (_, k) => (i * 31 + k * 7) % 251)),
+    ])
+  }
+  if (i % 2) return Buffer.from(`up-${i}-` + 'compressible '.repeat(i % 40))
+  return Buffer.concat([
+    Buffer.from(`up-${i}-`),
+    Buffer.from(Array.from({length: i % 300}, (_, k) => (i * 13 + k) % 256)),
+  ])
+}
+
+// Thousands of messages through a Writer and a Reader that both negotiated `features`; /stats
+// must show the negotiated layers on both connections.
+async function scenarioUpgraded(args, features) {
+  const topic = 'nsqjs_' + features.join('_')
+  const channel = 'ch'
+  const nPub = 1000
+  const nMpub = 2000
+  const batch = 100
+  const opts = upgradeOptions(args, features)
+
+  const received = new Map()
+  const errors = []
+  const reader = await readyReader(
+    topic,
+    channel,
+    {nsqdTCPAddresses: [args.tcp], maxInFlight: 200, ...opts},
+    (msg) => {
+      const key = msg.body.toString('latin1')
+      received.set(key, (received.get(key) || 0) + 1)
+      progress.received = received.size
+      if (msg.attempts !== 1) errors.push(`attempts ${msg.attempts}`)
+      msg.finish()
+    },
+    errors
+  )
+  check(errors.length === 0, errors.join('; '))
+
+  const [host, port] = splitAddr(args.tcp)
+  const writer = new nsq.Writer(host, port, opts)
+  await new Promise((resolve, reject) => {
+    writer.on('ready', resolve)
+    writer.on('error', (err) => reject(new Failure(`writer error: ${err}`)))
+    writer.connect()
+  })
+
+  const bodies = Array.from({length: nPub + nMpub}, (_, i) => upgradedBody(i))
+  const expected = new Set(bodies.map((b) => b.toString('latin1')))
+  check(expected.size === bodies.length, 'test bodies are not unique')
+  let pending = []
+  for (let i = 0; i < nPub; i++) {
+    pending.push(publish(writer, topic, bodies[i]))
+    if (pending.length >= 200) {
+      await Promise.all(pending)
+      pending = []
+    }
+  }
+  for (let i = nPub; i < nPub + nMpub; i += batch) {
+    pending.push(publish(writer, topic, bodies.slice(i, i + batch)))
+  }
+  await Promise.all(pending)
+  progress.published = bodies.length
+
+  await waitFor(
+    () => received.size >= expected.size || errors.length > 0,
+    45000,
+    `all ${expected.size} messages`
+  )
+  check(errors.length === 0, errors.join('; '))
+  const missing = [...expected].filter((k) => !received.has(k))
+  check(missing.length === 0, `${missing.length} bodies missing`)
+  const dups = [...received.values()].filter((n) => n !== 1)
+  check(dups.length === 0, `${dups.length} messages delivered more than once`)
+
+  const [, ch] = await settledChannel(args.http, topic, channel)
+  check(ch.clients.length === 1, `channel has ${ch.clients.length} clients`)
+  const producers = (await stats(args.http, topic)).producers || []
+  check(producers.length === 1, `${producers.length} producers`)
+  for (const [who, c] of [['reader', ch.clients[0]], ['writer', producers[0]]]) {
+    for (const layer of ['tls', 'snappy', 'deflate']) {
+      check(c[layer] === features.includes(layer), `${who} connection shows ${layer}=${c[layer]}`)
+    }
+    if (features.includes('tls')) {
+      check(['TLS1.2', 'TLS1.3'].includes(c.tls_version), `${who} tls_version ${c.tls_version}`)
+    }
+  }
+  reader.close()
+  writer.close()
+  return `received=${received.size} over ${features.join('+')}`
+}
+
+// Scenario `lookupd`: node nsqjs_compat.js lookupd --tcp .. --http .. --lookupd HOST:PORT[,..]
+//     --topic T --channel C --nodes 0,1,2 --per-node N
+// A Reader given only nsqlookupd addresses finds every producer and drains exactly the bodies
+// `n<node>-m<j>` (j < N) of the listed nodes, each once, from that many nsqd.
+async function scenarioLookupd(args) {
+  const lookupds = args.lookupd.split(',')
+  const nodes = args.nodes.split(',').map(Number)
+  const perNode = Number(args['per-node'])
+  const expected = new Set()
+  for (const n of nodes) for (let j = 0; j < perNode; j++) expected.add(`n${n}-m${j}`)
+  const received = new Map()
+  const errors = []
+  // Not readyReader: nsqjs emits `ready` only when it has exactly one connection, and this
+  // Reader connects to every producer lookupd lists at once.
+  const reader = new nsq.Reader(args.topic, args.channel, {
+    lookupdHTTPAddresses: lookupds,
+    lookupdPollInterval: 1,
+    maxInFlight: 100,
+  })
+  reader.on('message', (msg) => {
+    const key = msg.body.toString()
+    received.set(key, (received.get(key) || 0) + 1)
+    progress.received = received.size
+    msg.finish()
+  })
+  reader.on('error', (err) => errors.push(`reader error: ${err}`))
+  reader.on('discard', (m) => errors.push(`discarded ${m.body}`))
+  reader.on('nsqd_closed', () => errors.push('reader connection closed'))
+  reader.connect()
+  await waitFor(
+    () => received.size >= expected.size || errors.length > 0,
+    45000,
+    `all ${expected.size} messages`
+  )
+  check(errors.length === 0, errors.join('; '))
+  const unexpected = [...received.keys()].filter((k) => !expected.has(k))
+  const missing = [...expected].filter((k) => !received.has(k))
+  check(
+    unexpected.length === 0 && missing.length === 0,
+    `bodies differ: ${unexpected.length} unexpected (e.g. ${unexpected[0]}), ${missing.length} missing`
+  )
+  const dups = [...received.values()].filter((n) => n !== 1)
+  check(dups.length === 0, `${dups.length} messages delivered more than once`)
+  const producers = reader.connectionIds.length
+  check(
+    producers === nodes.length,
+    `connected to ${producers} nsqd (${reader.connectionIds}), expected ${nodes.length}`
+  )
+  reader.close()
+  return `received=${received.size} from ${producers} nsqd via ${lookupds.length} lookupd`
+}
+
+const SCENARIOS = {
+  pubsub: scenarioPubsub,
+  requeue: scenarioRequeue,
+  touch: scenarioTouch,
+  lookupd: scenarioLookupd,
+  snappy: (args) => scenarioUpgraded(args, ['snappy']),
+  deflate: (args) => scenarioUpgraded(args, ['deflate']),
+  tls: (args) => scenarioUpgraded(args, ['tls']),
+  'tls-snappy': (args) => scenarioUpgraded(args, ['tls', 'snappy']),
+  'tls-deflate': (args) => scenarioUpgraded(args, ['tls', 'deflate']),
+}
 
 async function main() {
   const args = parseArgs(process.argv.slice(2))

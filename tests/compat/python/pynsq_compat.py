@@ -5,7 +5,9 @@ Run by tests/tests/compat_pynsq.rs, one scenario per invocation:
 
     pynsq_compat.py SCENARIO --tcp HOST:PORT --http HOST:PORT [--timeout SECONDS]
 
-Scenarios: pubsub, requeue, timeout, timeout-client, heartbeat.
+Scenarios: pubsub, requeue, timeout, timeout-client, heartbeat, and the stream upgrades snappy,
+deflate, tls, tls-snappy, tls-deflate (these need `--ca CA.pem`, the CA that signed nsqd's
+certificate for 127.0.0.1, when they use TLS).
 
 Prints `PASS <scenario> ...` and exits 0 when every check holds; prints `FAIL <scenario>: <why>`
 and exits 1 on the first mismatch, on any client-side error frame, or when the time limit is hit.
@@ -15,6 +17,7 @@ import argparse
 import asyncio
 import json
 import logging
+import ssl
 import sys
 import time
 import urllib.request
@@ -358,12 +361,129 @@ async def scenario_heartbeat(args):
     return "heartbeats=%d" % reader.heartbeats
 
 
+def upgrade_options(args, features):
+    """Reader/Writer keyword arguments that negotiate `features` (tls, snappy, deflate)."""
+    opts = {}
+    if "tls" in features:
+        opts["tls_v1"] = True
+        opts["tls_options"] = {"cert_reqs": ssl.CERT_REQUIRED, "ca_certs": args.ca}
+    if "snappy" in features:
+        opts["snappy"] = True
+    if "deflate" in features:
+        opts["deflate"] = True
+        opts["deflate_level"] = 6
+    return opts
+
+
+def upgraded_body(i):
+    # Compressible text, incompressible bytes, and a few bodies over one 64 KiB snappy block.
+    if i % 500 == 7:
+        return b"big-%d-" % i + bytes((i * 31 + k * 7) % 251 for k in range(100000))
+    if i % 2:
+        return b"up-%d-" % i + b"compressible " * (i % 40)
+    return b"up-%d-" % i + bytes((i * 13 + k) % 256 for k in range(i % 300))
+
+
+async def scenario_upgraded(args, features):
+    """Thousands of messages through a Writer and a Reader that both negotiated `features`;
+    /stats must show the negotiated layers on both connections."""
+    topic, channel = "pynsq_" + "_".join(features), "ch"
+    n_pub, n_mpub, batch = 1000, 2000, 100
+    opts = upgrade_options(args, features)
+    received = {}
+
+    def handler(message):
+        body = bytes(message.body)
+        received.setdefault(body, []).append(message.attempts)
+        PROGRESS.set("received", len(received))
+        return True
+
+    reader = CheckedReader(topic, channel, message_handler=handler,
+                           nsqd_tcp_addresses=[args.tcp], max_in_flight=200, **opts)
+    writer = await connected_writer(args.tcp, **opts)
+    bodies = [upgraded_body(i) for i in range(n_pub + n_mpub)]
+    ops = [("pub", topic, b) for b in bodies[:n_pub]]
+    ops += [("mpub", topic, bodies[i:i + batch]) for i in range(n_pub, n_pub + n_mpub, batch)]
+    await publish_all(writer, ops)
+    PROGRESS.set("published", len(bodies))
+
+    expected = set(bodies)
+    check(len(expected) == len(bodies), "test bodies are not unique")
+    await wait_for(lambda: len(received) >= len(expected) or reader.errors, 45,
+                   "all %d messages" % len(expected))
+    check(not reader.errors, "reader got errors: %s" % reader.errors[:3])
+    check(set(received) == expected, "bodies differ: %d missing" % len(expected - set(received)))
+    dups = [b for b, seen in received.items() if seen != [1]]
+    check(not dups, "%d messages delivered more than once or with attempts != 1" % len(dups))
+
+    _, ch = await settled_channel(args.http, topic, channel)
+    check(len(ch["clients"]) == 1, "channel has %d clients" % len(ch["clients"]))
+    producers = stats(args.http, topic)["producers"] or []
+    check(len(producers) == 1, "%d producers" % len(producers))
+    for who, c in (("reader", ch["clients"][0]), ("writer", producers[0])):
+        for layer in ("tls", "snappy", "deflate"):
+            check(c[layer] == (layer in features),
+                  "%s connection shows %s=%s" % (who, layer, c[layer]))
+        if "tls" in features:
+            check(c["tls_version"] in ("TLS1.2", "TLS1.3"),
+                  "%s tls_version %r" % (who, c["tls_version"]))
+    reader.close()
+    return "received=%d over %s" % (len(received), "+".join(features))
+
+
+# Scenario `lookupd`: pynsq_compat.py lookupd --tcp .. --http .. --lookupd HOST:PORT[,HOST:PORT]
+#     --topic T --channel C --nodes 0,1,2 --per-node N
+# The Reader discovers nsqd nodes only through the given nsqlookupd HTTP addresses and must get
+# exactly the bodies `n<node>-m<j>` (j < N) of the listed nodes, each once, from that many nsqd.
+def lookupd_body(node, j):
+    return b"n%d-m%d" % (node, j)
+
+
+async def scenario_lookupd(args):
+    """A Reader given only nsqlookupd addresses finds every producer and drains each message once."""
+    lookupds = args.lookupd.split(",")
+    nodes = [int(n) for n in args.nodes.split(",")]
+    expected = set(lookupd_body(n, j) for n in nodes for j in range(args.per_node))
+    received = {}
+
+    def handler(message):
+        body = bytes(message.body)
+        received[body] = received.get(body, 0) + 1
+        PROGRESS.set("received", len(received))
+        return True
+
+    reader = CheckedReader(args.topic, args.channel, message_handler=handler,
+                           lookupd_http_addresses=lookupds, lookupd_poll_interval=1,
+                           max_in_flight=100)
+    await wait_for(lambda: len(received) >= len(expected) or reader.errors, 45,
+                   "all %d messages" % len(expected))
+    check(not reader.errors, "reader got errors: %s" % reader.errors[:3])
+    check(set(received) == expected,
+          "bodies differ: %d unexpected (e.g. %r), %d missing"
+          % (len(set(received) - expected), sorted(set(received) - expected)[:1],
+             len(expected - set(received))))
+    dups = [b for b, n in received.items() if n != 1]
+    check(not dups, "%d messages delivered more than once, e.g. %r" % (len(dups), dups[:1]))
+    producers = sorted("%s:%s" % (c.host, c.port) for c in reader.conns.values())
+    check(len(producers) == len(nodes),
+          "connected to %d nsqd (%s), expected %d" % (len(producers), producers, len(nodes)))
+    reader.close()
+    return "received=%d from %d nsqd via %d lookupd" % (len(received), len(producers),
+                                                       len(lookupds))
+
+
 SCENARIOS = {
     "pubsub": scenario_pubsub,
     "requeue": scenario_requeue,
     "timeout": lambda args: scenario_timeout(args, client_msg_timeout=False),
     "timeout-client": lambda args: scenario_timeout(args, client_msg_timeout=True),
     "heartbeat": scenario_heartbeat,
+    "lookupd": scenario_lookupd,
+    "snappy": lambda args: scenario_upgraded(args, ["snappy"]),
+    "deflate": lambda args: scenario_upgraded(args, ["deflate"]),
+    "tls": lambda args: scenario_upgraded(args, ["tls"]),
+    "tls-snappy": lambda args: scenario_upgraded(args, ["tls", "snappy"]),
+    "tls-deflate": lambda args: scenario_upgraded(args, ["tls", "deflate"]),
 }
 
 
@@ -373,6 +493,12 @@ def main():
     parser.add_argument("--tcp", required=True, help="nsqd TCP address host:port")
     parser.add_argument("--http", required=True, help="nsqd HTTP address host:port")
     parser.add_argument("--timeout", type=float, default=60.0, help="overall limit in seconds")
+    parser.add_argument("--lookupd", help="nsqlookupd HTTP addresses, comma-separated")
+    parser.add_argument("--topic", help="topic (lookupd scenario)")
+    parser.add_argument("--channel", help="channel (lookupd scenario)")
+    parser.add_argument("--nodes", help="nodes whose messages are expected, e.g. 0,1,2")
+    parser.add_argument("--per-node", type=int, default=0, help="messages per node")
+    parser.add_argument("--ca", help="CA certificate (PEM) that signed nsqd's TLS certificate")
     args = parser.parse_args()
 
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,

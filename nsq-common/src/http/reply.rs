@@ -1,9 +1,10 @@
 //! What a handler answers, and how each kind is written on the wire (H-001).
 //!
-//! Go nsqd has two response decorators. V1 (every API route) always adds
+//! The Go daemons share two response decorators. V1 (every API route) always adds
 //! `X-NSQ-Content-Type: nsq; version=1.0`, writes text raw, JSON compact with a JSON content
-//! type, and errors as `{"message":"TEXT"}`. PlainText (`/ping` and the two `/debug` actions)
-//! writes the text with no NSQ header, success or error alike.
+//! type, and errors as `{"message":"TEXT"}`. PlainText (`/ping`, and nsqd's two `/debug` actions)
+//! writes the text with no NSQ header, success or error alike. nsqd and nsqlookupd answer the same
+//! way, so both use these shapes.
 
 use axum::body::Body;
 use axum::http::{header, HeaderValue, Response, StatusCode};

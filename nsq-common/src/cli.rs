@@ -1,0 +1,135 @@
+//! The start of every daemon's `main`: Go-style flags, `-version`, the `-config` TOML file,
+//! then option resolution (F-G-001, F-C-001, F-C-002). Deciding is kept apart from printing so
+//! the decisions can be tested without capturing stdout.
+
+use std::io::Write as _;
+
+use crate::config::{ConfigError, ConfigFile, Resolver};
+use crate::goflag::FlagSet;
+
+/// What the command line asks for, before anything is printed.
+#[derive(Debug)]
+pub enum Step<T> {
+    Run(T),
+    /// Usage, a flag error or the version: print `text`, then exit with `code`.
+    Print {
+        to_stdout: bool,
+        text: String,
+        code: i32,
+    },
+}
+
+/// What the command line asks for, after printing.
+#[derive(Debug)]
+pub enum Outcome<T> {
+    Run(T),
+    Exit(i32),
+}
+
+/// Parses `args` (without argv[0]) with `fs`, which must declare the bool flag `version` and
+/// the string flag `config`. `-version` prints `version` to stdout. An error is a fatal config
+/// problem (`failed to load config file ...`, `failed parsing <key> <value>`) that the caller
+/// logs as FATAL before exiting with status 1.
+pub fn plan<T>(
+    fs: &FlagSet,
+    args: &[String],
+    version: &str,
+    resolve: impl FnOnce(&Resolver<'_>) -> Result<T, ConfigError>,
+) -> Result<Step<T>, String> {
+    let parsed = match fs.parse(args) {
+        Ok(p) => p,
+        Err(e) => {
+            return Ok(Step::Print {
+                to_stdout: false,
+                text: e.stderr_text(fs),
+                code: e.exit_code(),
+            })
+        }
+    };
+    if parsed.get_bool("version") == Some(true) {
+        return Ok(Step::Print {
+            to_stdout: true,
+            text: format!("{version}\n"),
+            code: 0,
+        });
+    }
+    let cfg = match parsed.get_str("config") {
+        Some(path) if !path.is_empty() => Some(ConfigFile::load(path).map_err(|e| e.to_string())?),
+        _ => None,
+    };
+    let opts = resolve(&Resolver::new(fs, &parsed, cfg.as_ref())).map_err(|e| e.to_string())?;
+    Ok(Step::Run(opts))
+}
+
+/// Carries out a [`Step`]: prints what it says to print.
+pub fn perform<T>(step: Step<T>) -> Outcome<T> {
+    match step {
+        Step::Run(t) => Outcome::Run(t),
+        Step::Print {
+            to_stdout,
+            text,
+            code,
+        } => {
+            let _ = if to_stdout {
+                std::io::stdout().lock().write_all(text.as_bytes())
+            } else {
+                std::io::stderr().lock().write_all(text.as_bytes())
+            };
+            Outcome::Exit(code)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flags() -> FlagSet {
+        let mut fs = FlagSet::new("app");
+        fs.string("config", "", "config file")
+            .bool("version", false, "print the version")
+            .int("n", 1, "a number");
+        fs
+    }
+
+    fn run(args: &[&str]) -> Result<Step<i64>, String> {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        plan(&flags(), &args, "app v1", |r| r.int("n", "n"))
+    }
+
+    #[test]
+    fn version_help_errors_and_values() {
+        assert!(matches!(
+            run(&["-version"]),
+            Ok(Step::Print { to_stdout: true, ref text, code: 0 }) if text == "app v1\n"
+        ));
+        assert!(matches!(
+            run(&["-h"]),
+            Ok(Step::Print {
+                to_stdout: false,
+                code: 0,
+                ..
+            })
+        ));
+        assert!(matches!(
+            run(&["-x"]),
+            Ok(Step::Print { to_stdout: false, ref text, code: 2 })
+                if text.starts_with("flag provided but not defined: -x\nUsage of app:\n")
+        ));
+        assert!(matches!(run(&["-n=5"]), Ok(Step::Run(5))));
+        let err = run(&["-config=/nonexistent/app.cfg"]).unwrap_err();
+        assert!(err.starts_with("failed to load config file /nonexistent/app.cfg - "));
+    }
+
+    #[test]
+    fn config_file_values() {
+        let path = std::env::temp_dir().join(format!("nsq-cli-{}.cfg", std::process::id()));
+        std::fs::write(&path, "n = 7\n").unwrap();
+        let cfg = format!("-config={}", path.display());
+        let from_file = run(&[&cfg]);
+        let flag_wins = run(&[&cfg, "-n=9"]);
+        let _ = std::fs::remove_file(&path);
+        assert!(matches!(from_file, Ok(Step::Run(7))));
+        assert!(matches!(flag_wins, Ok(Step::Run(9))));
+    }
+}
