@@ -8,6 +8,7 @@ pub mod host;
 pub mod http;
 pub mod logging;
 pub mod memstats;
+pub mod metrics;
 pub mod quantile;
 
 // Lets `fatal!` reach tracing from crates that do not depend on it directly.

@@ -5,6 +5,10 @@
 //! when they have RDY capacity; a client that finds nothing registers as waiting and is woken by
 //! the next put, so an idle consumer costs no wake-ups and a busy one takes many messages per lock.
 //!
+//! With the topology-aware consumption experiment (docs/topology.md), a put first hands
+//! messages straight to waiting zone-local, then region-local clients, as the reference's
+//! unbuffered zone and region queues do.
+//!
 //! A message this channel already holds is never dropped because the disk failed: a requeue,
 //! timeout or due deferred message that cannot be written stays in memory past the limit. Only a
 //! new message from a publish is refused, so the publisher hears of the failure (BEH-013).
@@ -26,6 +30,7 @@ use crate::durable::SyncWait;
 use crate::inflight::{AlreadyDeferred, DeferredQueue, InFlight, InFlightError, InFlightTable};
 use crate::queue_config::QueueConfig;
 use crate::stats::ChannelStats;
+use crate::topology::{REGION_LOCAL, ZONE_LOCAL};
 
 /// Why a REQ failed; the text ends the `E_REQ_FAILED` frame (P-126).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +71,45 @@ struct ChannelState {
     e2e: Option<Quantile>,
     /// Alternates memory and backend reads when both hold messages, so neither starves.
     take_backend_next: bool,
+    /// Only with the topology experiment (None keeps the default path as it is).
+    handoffs: Option<Handoffs>,
+}
+
+/// Messages a put handed to one waiting zone- or region-local client (BEH-182), kept per
+/// client until it pulls them. They count as in memory.
+#[derive(Default)]
+struct Handoffs {
+    by_client: Vec<(u64, VecDeque<Message>)>,
+    len: usize,
+}
+
+impl Handoffs {
+    fn push(&mut self, client_id: u64, messages: &[Message]) {
+        let at = match self.by_client.iter().position(|(id, _)| *id == client_id) {
+            Some(i) => i,
+            None => {
+                self.by_client.push((client_id, VecDeque::new()));
+                self.by_client.len() - 1
+            }
+        };
+        self.by_client[at].1.extend(messages.iter().cloned());
+        self.len += messages.len();
+    }
+
+    fn take(&mut self, client_id: u64) -> Option<VecDeque<Message>> {
+        let i = self.by_client.iter().position(|(id, _)| *id == client_id)?;
+        let (_, q) = self.by_client.swap_remove(i);
+        self.len -= q.len();
+        Some(q)
+    }
+
+    fn drain_all(&mut self) -> Vec<Message> {
+        self.len = 0;
+        let mut all: Vec<Message> = self.by_client.drain(..).flat_map(|(_, q)| q).collect();
+        // Back in publish order (ids grow with publish time).
+        all.sort_unstable_by_key(|m| m.id);
+        all
+    }
 }
 
 pub struct Channel {
@@ -81,6 +125,8 @@ pub struct Channel {
     message_count: AtomicU64,
     requeue_count: AtomicU64,
     timeout_count: AtomicU64,
+    zone_local_msg_count: AtomicU64,
+    region_local_msg_count: AtomicU64,
     global_msg_count: AtomicU64,
 }
 
@@ -112,6 +158,7 @@ impl Channel {
                 waiting: VecDeque::new(),
                 e2e,
                 take_backend_next: false,
+                handoffs: cfg.topology_aware.then(Handoffs::default),
             }),
             cfg,
             paused: AtomicBool::new(false),
@@ -119,6 +166,8 @@ impl Channel {
             message_count: AtomicU64::new(0),
             requeue_count: AtomicU64::new(0),
             timeout_count: AtomicU64::new(0),
+            zone_local_msg_count: AtomicU64::new(0),
+            region_local_msg_count: AtomicU64::new(0),
             global_msg_count: AtomicU64::new(0),
         }
     }
@@ -152,6 +201,7 @@ impl Channel {
                 let _ = st.deferred.push(m.clone(), due);
             }
         } else {
+            let messages = self.hand_to_local_waiters(&mut st, messages);
             let room = self.memory_room(&st).min(messages.len());
             let (to_memory, to_backend) = messages.split_at(room);
             st.memory.extend(to_memory.iter().cloned());
@@ -199,8 +249,63 @@ impl Channel {
         self.cfg.health.record(result.map_err(|e| e.0.as_str()));
     }
 
+    /// BEH-182: with the topology experiment, messages go first to waiting zone-local clients,
+    /// then to waiting zone- or region-local ones, each taking at most what it has room for.
+    /// Returns the messages left for the memory queue and the backend.
+    fn hand_to_local_waiters<'m>(
+        &self,
+        st: &mut ChannelState,
+        mut messages: &'m [Message],
+    ) -> &'m [Message] {
+        if st.handoffs.is_none() || self.is_paused() {
+            return messages;
+        }
+        for wanted in [ZONE_LOCAL, ZONE_LOCAL | REGION_LOCAL] {
+            while !messages.is_empty() {
+                let found = st.waiting.iter().position(|c| {
+                    c.locality.load(Ordering::Relaxed) & wanted != 0
+                        && c.wait_capacity.load(Ordering::Relaxed) > 0
+                });
+                let Some(client) = found.and_then(|i| st.waiting.remove(i)) else {
+                    break;
+                };
+                client.waiting.store(false, Ordering::Release);
+                let n = client
+                    .wait_capacity
+                    .load(Ordering::Relaxed)
+                    .min(messages.len());
+                let (handed, rest) = messages.split_at(n);
+                if let Some(h) = st.handoffs.as_mut() {
+                    h.push(client.id, handed);
+                }
+                messages = rest;
+                client.wake.notify_one();
+            }
+        }
+        messages
+    }
+
+    /// A client that was handed messages and will not take them: they go back to the front of
+    /// the memory queue for any consumer (the limit does not apply to messages already held).
+    fn return_handoffs(&self, st: &mut ChannelState, client_id: u64) {
+        let Some(q) = st.handoffs.as_mut().and_then(|h| h.take(client_id)) else {
+            return;
+        };
+        for m in q.into_iter().rev() {
+            st.memory.push_front(m);
+        }
+        self.wake_waiters(st);
+    }
+
     /// Queues a message this channel already held (requeue, timeout, due deferred).
     fn enqueue(&self, st: &mut ChannelState, message: Message) {
+        if st.handoffs.is_some()
+            && self
+                .hand_to_local_waiters(st, std::slice::from_ref(&message))
+                .is_empty()
+        {
+            return;
+        }
         if self.memory_room(st) > 0 {
             st.memory.push_back(message);
             return;
@@ -212,7 +317,9 @@ impl Channel {
         }
     }
 
-    fn next_message(&self, st: &mut ChannelState) -> Option<Message> {
+    /// The next queued message; one from memory adds to `from_memory` (BEH-183 counts only
+    /// those).
+    fn next_message(&self, st: &mut ChannelState, from_memory: &mut u64) -> Option<Message> {
         let from_backend = st.take_backend_next || st.memory.is_empty();
         st.take_backend_next = !st.take_backend_next;
         if from_backend {
@@ -222,7 +329,7 @@ impl Channel {
         }
         match st.memory.pop_front() {
             Some(m) => {
-                self.global_msg_count.fetch_add(1, Ordering::Relaxed);
+                *from_memory += 1;
                 Some(m)
             }
             None => self.backend_message(st),
@@ -271,11 +378,24 @@ impl Channel {
         let now = Instant::now();
         let mut st = self.state.lock();
         if self.is_paused() || self.is_exiting() {
+            client.wait_capacity.store(0, Ordering::Relaxed);
             Self::register_waiting(&mut st, client);
             return false;
         }
+        let mut from_memory = 0;
+        let mut handed = match st.handoffs.as_mut() {
+            Some(h) => h.take(client.id),
+            None => None,
+        };
         while out.len() < max {
-            let Some(mut m) = self.next_message(&mut st) else {
+            let m = match handed.as_mut().and_then(|q| q.pop_front()) {
+                Some(m) => {
+                    from_memory += 1;
+                    Some(m)
+                }
+                None => self.next_message(&mut st, &mut from_memory),
+            };
+            let Some(mut m) = m else {
                 break;
             };
             // BEH-120: a sampled-out message is dropped for the whole channel.
@@ -286,9 +406,24 @@ impl Channel {
             st.in_flight.push(m.clone(), client.id, now, msg_timeout);
             out.push(m);
         }
+        if let Some(left) = handed.filter(|q| !q.is_empty()) {
+            // The client's room shrank since it was handed these (a lower RDY).
+            for m in left.into_iter().rev() {
+                st.memory.push_front(m);
+            }
+        }
+        if from_memory > 0 {
+            self.taken_count(client)
+                .fetch_add(from_memory, Ordering::Relaxed);
+        }
         let more = !st.memory.is_empty() || st.backend.depth() > 0;
         if !more && out.len() < max {
             // Still has capacity and nothing to take: wait for the next put.
+            if st.handoffs.is_some() {
+                client
+                    .wait_capacity
+                    .store(max - out.len(), Ordering::Relaxed);
+            }
             Self::register_waiting(&mut st, client);
         } else if more && out.len() >= max {
             // This client is full; let another waiting consumer take the rest.
@@ -304,7 +439,20 @@ impl Channel {
         if client.waiting.swap(false, Ordering::AcqRel) {
             st.waiting.retain(|c| c.id != client.id);
         }
+        self.return_handoffs(&mut st, client.id);
         self.wake_waiters(&mut st);
+    }
+
+    /// The BEH-183 counter for messages `client` takes from memory: by the client's locality.
+    fn taken_count(&self, client: &ClientShared) -> &AtomicU64 {
+        let locality = client.locality.load(Ordering::Relaxed);
+        if locality & ZONE_LOCAL != 0 {
+            &self.zone_local_msg_count
+        } else if locality & REGION_LOCAL != 0 {
+            &self.region_local_msg_count
+        } else {
+            &self.global_msg_count
+        }
     }
 
     fn register_waiting(st: &mut ChannelState, client: &Arc<ClientShared>) {
@@ -414,6 +562,7 @@ impl Channel {
         let before = st.clients.len();
         st.clients.retain(|c| c.id != client_id);
         st.waiting.retain(|c| c.id != client_id);
+        self.return_handoffs(&mut st, client_id);
         before != st.clients.len() && st.clients.is_empty() && self.ephemeral
     }
 
@@ -436,6 +585,9 @@ impl Channel {
         st.in_flight.clear();
         st.deferred.clear();
         st.memory.clear();
+        if let Some(h) = st.handoffs.as_mut() {
+            h.drain_all();
+        }
         st.restored_due = DueTimes::default();
         for c in &st.clients {
             c.in_flight_count.store(0, Ordering::Relaxed);
@@ -469,7 +621,13 @@ impl Channel {
         self.exiting.store(true, Ordering::Release);
         let mut st = self.state.lock();
         tracing::info!("CHANNEL({}): closing", self.name);
-        let memory: Vec<Message> = st.memory.drain(..).collect();
+        // The messages handed to clients that did not take them yet go first, as the
+        // reference flushes its topology queues with the memory queue.
+        let mut memory: Vec<Message> = match st.handoffs.as_mut() {
+            Some(h) => h.drain_all(),
+            None => Vec::new(),
+        };
+        memory.extend(st.memory.drain(..));
         let mut in_flight: Vec<Message> = st.in_flight.drain().map(|e| e.message).collect();
         let mut deferred: Vec<(Message, Instant)> = st.deferred.drain().collect();
         // Ids grow with publish time, so this restores publish order; deferred go by due time.
@@ -584,7 +742,13 @@ impl Channel {
 
     pub fn depth(&self) -> u64 {
         let st = self.state.lock();
-        st.memory.len() as u64 + st.backend.depth()
+        Self::memory_depth(&st) + st.backend.depth()
+    }
+
+    /// The memory queue plus the messages handed to clients that have not taken them yet.
+    fn memory_depth(st: &ChannelState) -> u64 {
+        let handed = st.handoffs.as_ref().map_or(0, |h| h.len);
+        (st.memory.len() + handed) as u64
     }
 
     /// A copy of the e2e window, for the topic's merged figure.
@@ -599,13 +763,13 @@ impl Channel {
         let e2e = st.e2e.as_mut().map(|q| q.result(now)).unwrap_or_default();
         ChannelStats {
             channel_name: self.name.clone(),
-            depth: st.memory.len() as u64 + backend_depth,
+            depth: Self::memory_depth(&st) + backend_depth,
             backend_depth,
             in_flight_count: st.in_flight.len() as u64,
             deferred_count: st.deferred.len() as u64,
             message_count: self.message_count.load(Ordering::Relaxed),
-            zone_local_msg_count: 0,
-            region_local_msg_count: 0,
+            zone_local_msg_count: self.zone_local_msg_count.load(Ordering::Relaxed),
+            region_local_msg_count: self.region_local_msg_count.load(Ordering::Relaxed),
             global_msg_count: self.global_msg_count.load(Ordering::Relaxed),
             requeue_count: self.requeue_count.load(Ordering::Relaxed),
             timeout_count: self.timeout_count.load(Ordering::Relaxed),
@@ -643,6 +807,103 @@ mod tests {
         let mut id = *b"0000000000000000";
         id[15] = b'a' + n;
         Message::new(id, 1, Bytes::from_static(b"body"))
+    }
+
+    fn topology_channel(dir: &std::path::Path) -> Channel {
+        let mut cfg = config(dir, 10, 2500);
+        cfg.topology_aware = true;
+        Channel::new("t", "c", cfg)
+    }
+
+    fn client(id: u64, locality: u8) -> Arc<ClientShared> {
+        let c = Arc::new(ClientShared::new(id, "a".into(), "a".into(), 0));
+        c.locality.store(locality, Ordering::Relaxed);
+        c
+    }
+
+    fn pull(ch: &Channel, c: &Arc<ClientShared>, max: usize) -> Vec<MessageId> {
+        let mut out = Vec::new();
+        ch.pull(c, max, Duration::from_secs(60), 0, &mut out);
+        out.iter().map(|m| m.id).collect()
+    }
+
+    fn counts(ch: &Channel) -> (u64, u64, u64) {
+        let s = ch.stats(false);
+        (
+            s.zone_local_msg_count,
+            s.region_local_msg_count,
+            s.global_msg_count,
+        )
+    }
+
+    #[test]
+    fn a_topology_put_prefers_waiting_zone_then_region_clients() {
+        let dir = tempfile::tempdir().unwrap();
+        let ch = topology_channel(dir.path());
+        let global = client(1, 0);
+        let region = client(2, REGION_LOCAL);
+        let zone = client(3, ZONE_LOCAL | REGION_LOCAL);
+        // All three wait, the global one first in line.
+        for c in [&global, &region, &zone] {
+            assert!(pull(&ch, c, 2).is_empty());
+        }
+        ch.put_batch(&[msg(1)], Duration::ZERO, OnFailure::Reject, None)
+            .unwrap();
+        assert_eq!(ch.depth(), 1);
+        // Reserved for the zone-local client: the others find nothing.
+        assert!(pull(&ch, &global, 2).is_empty());
+        assert!(pull(&ch, &region, 2).is_empty());
+        assert_eq!(pull(&ch, &zone, 2), vec![msg(1).id]);
+        assert_eq!(counts(&ch), (1, 0, 0));
+
+        // The zone client has room for one more and waits again: it takes one of the next
+        // three, the region client (room 2) the next two; nothing is left for memory.
+        ch.put_batch(
+            &[msg(2), msg(3), msg(4)],
+            Duration::ZERO,
+            OnFailure::Reject,
+            None,
+        )
+        .unwrap();
+        assert_eq!(pull(&ch, &zone, 1), vec![msg(2).id]);
+        assert_eq!(pull(&ch, &region, 2), vec![msg(3).id, msg(4).id]);
+        assert_eq!(counts(&ch), (2, 2, 0));
+
+        // No local client waits now: the memory queue, for anyone.
+        ch.put_batch(&[msg(5)], Duration::ZERO, OnFailure::Reject, None)
+            .unwrap();
+        assert_eq!(pull(&ch, &global, 2), vec![msg(5).id]);
+        assert_eq!(counts(&ch), (2, 2, 1));
+    }
+
+    #[test]
+    fn handed_messages_go_back_to_memory_when_their_client_leaves() {
+        let dir = tempfile::tempdir().unwrap();
+        let ch = topology_channel(dir.path());
+        let global = client(1, 0);
+        let zone = client(2, ZONE_LOCAL);
+        ch.add_client(global.clone(), 0).unwrap();
+        ch.add_client(zone.clone(), 0).unwrap();
+        assert!(pull(&ch, &zone, 5).is_empty());
+        ch.put_batch(&[msg(1), msg(2)], Duration::ZERO, OnFailure::Reject, None)
+            .unwrap();
+        ch.remove_client(zone.id);
+        assert_eq!(pull(&ch, &global, 5), vec![msg(1).id, msg(2).id]);
+        assert_eq!(counts(&ch), (0, 0, 2));
+    }
+
+    #[test]
+    fn without_the_experiment_every_client_counts_as_global() {
+        let dir = tempfile::tempdir().unwrap();
+        let ch = Channel::new("t", "c", config(dir.path(), 10, 2500));
+        let zone = client(1, ZONE_LOCAL);
+        let global = client(2, 0);
+        assert!(pull(&ch, &global, 5).is_empty());
+        assert!(pull(&ch, &zone, 5).is_empty());
+        ch.put_batch(&[msg(1)], Duration::ZERO, OnFailure::Reject, None)
+            .unwrap();
+        assert_eq!(pull(&ch, &global, 5), vec![msg(1).id]);
+        assert_eq!(counts(&ch), (0, 0, 1));
     }
 
     #[test]

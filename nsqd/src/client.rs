@@ -2,7 +2,9 @@
 //! the two signals a channel sends it (wake up: messages or capacity are there; close: your
 //! channel was deleted). The connection task owns everything else.
 
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{
+    AtomicBool, AtomicI32, AtomicI64, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+};
 
 use parking_lot::Mutex;
 use tokio::sync::Notify;
@@ -57,6 +59,11 @@ pub struct ClientShared {
     pub close: CancellationToken,
     /// True while the client sits in its channel's list of clients waiting for messages.
     pub waiting: AtomicBool,
+    /// How many messages the client could take when it last started waiting; a topology-aware
+    /// put hands it at most that many (BEH-182).
+    pub wait_capacity: AtomicUsize,
+    /// `topology::ZONE_LOCAL` / `REGION_LOCAL` bits from the first IDENTIFY (BEH-181).
+    pub locality: AtomicU8,
 }
 
 impl ClientShared {
@@ -80,6 +87,8 @@ impl ClientShared {
             wake: Notify::new(),
             close: CancellationToken::new(),
             waiting: AtomicBool::new(false),
+            wait_capacity: AtomicUsize::new(0),
+            locality: AtomicU8::new(0),
         }
     }
 

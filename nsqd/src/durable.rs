@@ -3,6 +3,8 @@
 //! has fsynced past the ticket. The fsyncs run on the queues' own threads; every publish waiting
 //! on a queue at the same time is released by the same fsync (group commit), so throughput
 //! grows with the number of concurrent publishers instead of being one fsync per message.
+//! A TCP connection also gathers the tickets of its pipelined publishes into one wait, which
+//! it awaits off the runtime's workers before answering any of them.
 
 use std::sync::Arc;
 
@@ -62,24 +64,8 @@ impl SyncWait {
         Ok(())
     }
 
-    /// Waits from synchronous code running on the runtime (a TCP command handler). On a
-    /// multi-threaded runtime the worker hands its other tasks to another thread first, so
-    /// only this connection waits.
-    pub fn wait_in_place(self) -> Result<(), String> {
-        if self.is_empty() {
-            return Ok(());
-        }
-        match tokio::runtime::Handle::try_current() {
-            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-                tokio::task::block_in_place(|| self.wait_blocking())
-            }
-            // A single-threaded runtime (in-process tests) just blocks: the fsync runs on the
-            // queue's own thread, so it still completes.
-            _ => self.wait_blocking(),
-        }
-    }
-
-    /// Waits from async code (HTTP handlers) without holding up a runtime worker.
+    /// Waits from async code (TCP connections, HTTP handlers) without holding up a runtime
+    /// worker.
     pub async fn wait(self) -> Result<(), String> {
         if self.is_empty() {
             return Ok(());

@@ -14,6 +14,7 @@ pub mod http;
 pub mod http_client;
 pub mod https;
 pub mod inflight;
+pub mod listen;
 pub mod lookup;
 pub mod lookup_peer;
 pub mod metadata;
@@ -26,6 +27,7 @@ pub mod statsd;
 pub mod tcp;
 pub mod tls;
 pub mod topic;
+pub mod topology;
 
 pub use crate::nsqd::Nsqd;
 pub use crate::options::Options;

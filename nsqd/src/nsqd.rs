@@ -29,8 +29,12 @@ pub struct Nsqd {
     pub started_at: Instant,
     /// Cancelled to start the clean shutdown.
     pub shutdown: CancellationToken,
+    /// The bound TCP addresses; unset for a unix-socket or disabled listener.
     pub tcp_addr: OnceLock<SocketAddr>,
     pub http_addr: OnceLock<SocketAddr>,
+    /// Set when the listener is a unix socket (`/info` then reports port −1).
+    pub tcp_unix: OnceLock<std::path::PathBuf>,
+    pub http_unix: OnceLock<std::path::PathBuf>,
     /// Registration with nsqlookupd (§3.16).
     pub lookup: crate::lookup::Lookup,
     queue_cfg: QueueConfig,
@@ -53,6 +57,8 @@ impl Nsqd {
             shutdown: CancellationToken::new(),
             tcp_addr: OnceLock::new(),
             http_addr: OnceLock::new(),
+            tcp_unix: OnceLock::new(),
+            http_unix: OnceLock::new(),
             lookup: Default::default(),
             queue_cfg,
             loading: std::sync::atomic::AtomicBool::new(false),
@@ -81,12 +87,13 @@ impl Nsqd {
 
     // ---- clients ----
 
-    pub fn add_client(&self, peer: SocketAddr) -> Arc<ClientShared> {
+    /// Registers a new client connection; `remote_ip` is empty for a unix socket.
+    pub fn add_client(&self, remote_address: String, remote_ip: String) -> Arc<ClientShared> {
         let id = self.next_client_id.fetch_add(1, Ordering::Relaxed) + 1;
         let client = Arc::new(ClientShared::new(
             id,
-            peer.to_string(),
-            peer.ip().to_string(),
+            remote_address,
+            remote_ip,
             crate::clock::unix_secs(),
         ));
         self.clients.lock().insert(id, client.clone());
@@ -236,6 +243,12 @@ impl Nsqd {
             out.push(t.stats(channel_filter, include_clients));
         }
         Some(out)
+    }
+
+    /// A snapshot of every connected TCP client, with all its publish counts (for `/metrics`).
+    pub fn client_stats_all(&self) -> Vec<ClientStats> {
+        let clients: Vec<Arc<ClientShared>> = self.clients.lock().values().cloned().collect();
+        clients.iter().map(|c| client_stats(c)).collect()
     }
 
     /// Every TCP client that has published (H-047), with pub_counts reduced per QRK-11.

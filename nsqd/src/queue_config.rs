@@ -14,6 +14,8 @@ pub struct QueueConfig {
     pub e2e_window: Duration,
     pub health: Arc<Health>,
     pub disk: Arc<DiskSettings>,
+    /// The topology-aware consumption experiment is on (BEH-180).
+    pub topology_aware: bool,
 }
 
 /// How the disk queues behind topics and channels are set up (§4, F- flags).
@@ -37,6 +39,7 @@ impl QueueConfig {
             e2e_window: opts.e2e_processing_latency_window_time,
             health,
             disk: Arc::new(DiskSettings::from_options(opts)),
+            topology_aware: opts.experiment_enabled(crate::topology::EXPERIMENT),
         }
     }
 }

@@ -1,7 +1,6 @@
 //! Start-up and shutdown: the order of checks, listeners and log lines of §3.10, §3.22 and
 //! LOG-003/LOG-004.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,6 +8,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::dirlock::DirLock;
+use crate::listen::{self, LocalAddr};
 use crate::metadata;
 use crate::nsqd::Nsqd;
 use crate::options::Options;
@@ -16,8 +16,8 @@ use crate::options::Options;
 /// A running nsqd. Dropping it does not stop it; call [`Server::shutdown`].
 pub struct Server {
     pub nsqd: Arc<Nsqd>,
-    pub tcp_addr: SocketAddr,
-    pub http_addr: Option<SocketAddr>,
+    pub tcp_addr: LocalAddr,
+    pub http_addr: Option<LocalAddr>,
     tasks: Vec<JoinHandle<()>>,
     _lock: DirLock,
 }
@@ -29,27 +29,30 @@ pub async fn start(opts: Options) -> Result<Server, String> {
     let lock = DirLock::acquire(&opts.data_path)
         .map_err(|e| instantiate(format!("failed to lock data-path: {e}")))?;
     let mut opts = opts;
-    opts.validate().map_err(instantiate)?;
-    // BEH-220: the TLS configurations are checked right after the options.
+    // BEH-220: the option checks and the TLS configurations interleave.
+    opts.validate_before_tls().map_err(instantiate)?;
     let tls_config = crate::tls::server_config(&opts)
         .map_err(|e| instantiate(format!("failed to build TLS config - {e}")))?;
+    opts.validate_tls_requirement().map_err(instantiate)?;
     // Only a root CA file can make the client side fail; the system roots load when needed.
     if !opts.tls_root_ca_file.is_empty() {
         crate::tls::client_config(&opts)
             .map_err(|e| instantiate(format!("failed to build client TLS config - {e}")))?;
     }
+    opts.validate_after_tls().map_err(instantiate)?;
 
     tracing::info!("{}", nsq_protocol::version::version_string("nsqd"));
     tracing::info!("ID: {}", opts.node_id);
 
-    let tcp_listener = TcpListener::bind(&opts.tcp_address)
+    // BEH-170: TCP and HTTP may be unix sockets; HTTPS is always TCP.
+    let tcp_listener = listen::bind(&opts.tcp_address)
         .await
         .map_err(|e| instantiate(format!("listen ({}) failed - {}", opts.tcp_address, e)))?;
     let http_listener =
         if opts.http_address.is_empty() {
             None
         } else {
-            Some(TcpListener::bind(&opts.http_address).await.map_err(|e| {
+            Some(listen::bind(&opts.http_address).await.map_err(|e| {
                 instantiate(format!("listen ({}) failed - {}", opts.http_address, e))
             })?)
         };
@@ -79,7 +82,14 @@ pub async fn start(opts: Options) -> Result<Server, String> {
     metadata::persist(&nsqd).map_err(|e| format!("failed to persist metadata - {e}"))?;
 
     let tcp_addr = tcp_listener.local_addr().map_err(|e| e.to_string())?;
-    let _ = nsqd.tcp_addr.set(tcp_addr);
+    match &tcp_addr {
+        LocalAddr::Tcp(a) => {
+            let _ = nsqd.tcp_addr.set(*a);
+        }
+        LocalAddr::Unix(p) => {
+            let _ = nsqd.tcp_unix.set(p.clone());
+        }
+    }
     let mut tasks = Vec::new();
     tracing::info!("TCP: listening on {}", tcp_addr);
     tasks.push(tokio::spawn(crate::tcp::serve(
@@ -91,11 +101,21 @@ pub async fn start(opts: Options) -> Result<Server, String> {
     let http_addr = match http_listener {
         Some(l) => {
             let addr = l.local_addr().map_err(|e| e.to_string())?;
-            let _ = nsqd.http_addr.set(addr);
+            // A unix socket has no port: the broadcast port stays as set (BEH-170).
+            let port = match &addr {
+                LocalAddr::Tcp(a) => {
+                    let _ = nsqd.http_addr.set(*a);
+                    a.port()
+                }
+                LocalAddr::Unix(p) => {
+                    let _ = nsqd.http_unix.set(p.clone());
+                    0
+                }
+            };
             // BEH-132: `/config/statsd_prefix` shows the prefix with `%s` expanded.
             nsqd.update_options(|o| {
                 let port = match o.broadcast_http_port {
-                    0 => addr.port(),
+                    0 => port,
                     p => p as u16,
                 };
                 o.statsd_prefix = o.statsd_prefix_expanded(port);
@@ -149,12 +169,17 @@ impl Server {
     pub async fn shutdown(self) {
         let nsqd = self.nsqd;
         tracing::info!("TCP: closing {}", self.tcp_addr);
-        if let Some(a) = self.http_addr {
+        if let Some(a) = &self.http_addr {
             tracing::info!("HTTP: closing {}", a);
         }
         nsqd.shutdown.cancel();
         for t in self.tasks {
             let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+        }
+        // As the reference's unix listeners do when closed (see `listen`).
+        self.tcp_addr.remove_socket_file();
+        if let Some(a) = &self.http_addr {
+            a.remove_socket_file();
         }
         let meta_path = metadata::path(&nsqd.options().data_path);
         tracing::info!(
@@ -228,5 +253,81 @@ impl Signals {
             return;
         }
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn start_error(f: impl FnOnce(&mut Options)) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let mut opts = Options {
+            data_path: dir.path().display().to_string(),
+            tcp_address: "127.0.0.1:0".into(),
+            http_address: String::new(),
+            ..Options::default()
+        };
+        f(&mut opts);
+        match start(opts).await {
+            Ok(_) => panic!("start succeeded"),
+            Err(e) => e,
+        }
+    }
+
+    #[tokio::test]
+    async fn tls_errors_come_in_the_order_of_beh_220() {
+        let missing = "/nonexistent/nsqd-test.pem".to_string();
+        let e = start_error(|o| {
+            o.node_id = 5000;
+            o.tls_cert = missing.clone();
+            o.tls_key = missing.clone();
+        })
+        .await;
+        assert_eq!(e, "failed to instantiate nsqd - --node-id must be [0,1024)");
+
+        // The server TLS configuration is built before the remaining option checks.
+        for bad in [
+            (|o: &mut Options| o.auth_http_request_method = "put".into()) as fn(&mut Options),
+            |o| o.e2e_processing_latency_percentiles = vec![2.0],
+        ] {
+            let e = start_error(|o| {
+                o.tls_cert = missing.clone();
+                o.tls_key = missing.clone();
+                bad(o);
+            })
+            .await;
+            assert!(
+                e.starts_with("failed to instantiate nsqd - failed to build TLS config - "),
+                "{e}"
+            );
+        }
+
+        let e = start_error(|o| {
+            o.tls_required = crate::options::TlsRequired::Yes;
+            o.tls_root_ca_file = missing.clone();
+        })
+        .await;
+        assert_eq!(
+            e,
+            "failed to instantiate nsqd - cannot require TLS client connections without TLS key \
+             and cert"
+        );
+
+        let e = start_error(|o| {
+            o.tls_root_ca_file = missing.clone();
+            o.auth_http_request_method = "put".into();
+        })
+        .await;
+        assert!(
+            e.starts_with("failed to instantiate nsqd - failed to build client TLS config - "),
+            "{e}"
+        );
+
+        let e = start_error(|o| o.auth_http_request_method = "put".into()).await;
+        assert_eq!(
+            e,
+            "failed to instantiate nsqd - --auth-http-request-method must be post or get"
+        );
     }
 }

@@ -118,15 +118,19 @@ impl Topic {
         self.put_tracked(bodies, defer, None)
     }
 
-    /// [`put`](Topic::put), then with durable acks on, blocks until the messages are fsynced
-    /// (for the synchronous TCP command handlers; see [`SyncWait::wait_in_place`]).
-    pub fn put_acked(&self, bodies: &[Bytes], defer: Duration) -> Result<(), PutError> {
+    /// [`put`](Topic::put) for a TCP publish. With durable acks on, it also adds to `wait` what
+    /// the publish's `OK` must wait for; the connection awaits one wait for a whole run of
+    /// pipelined publishes (see [`SyncWait`]). Without durable acks `wait` is left untouched.
+    pub fn put_pending(
+        &self,
+        bodies: &[Bytes],
+        defer: Duration,
+        wait: &mut SyncWait,
+    ) -> Result<(), PutError> {
         if !self.durable_acks() {
             return self.put(bodies, defer);
         }
-        let mut wait = SyncWait::new(self.cfg.health.clone());
-        self.put_tracked(bodies, defer, Some(&mut wait))?;
-        wait.wait_in_place().map_err(PutError::Backend)
+        self.put_tracked(bodies, defer, Some(wait))
     }
 
     /// [`put`](Topic::put), then with durable acks on, waits until the messages are fsynced

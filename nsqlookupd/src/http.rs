@@ -31,9 +31,12 @@ pub enum Route {
     TopicTombstone,
     PprofIndex,
     Pprof,
+    /// Beyond NSQ: the Prometheus exposition (the Go nsqlookupd answers 404 here).
+    Metrics,
 }
 
-/// The 21 method+path pairs. Unlike nsqd, the profiler index has no trailing slash.
+/// The 21 method+path pairs of the Go nsqlookupd, plus `GET /metrics`. Unlike nsqd, the
+/// profiler index has no trailing slash.
 pub static TABLE: RouteTable<Route> = RouteTable::new(&[
     ("GET", "/ping", Route::Ping),
     ("GET", "/info", Route::Info),
@@ -56,6 +59,7 @@ pub static TABLE: RouteTable<Route> = RouteTable::new(&[
     ("GET", "/debug/pprof/goroutine", Route::Pprof),
     ("GET", "/debug/pprof/block", Route::Pprof),
     ("GET", "/debug/pprof/threadcreate", Route::Pprof),
+    ("GET", "/metrics", Route::Metrics),
 ]);
 
 /// Go's zero `time.Time` as Unix nanoseconds: what `/debug` reports for a producer that was
@@ -114,6 +118,9 @@ fn handle(lookupd: &Lookupd, route: Route, req: &ApiRequest) -> Reply {
         )))),
         // There is no Go runtime to profile.
         Route::Pprof => Ok(Reply::err(404, "NOT_FOUND")),
+        Route::Metrics => Ok(Reply::Raw(Box::new(nsq_common::metrics::response(
+            crate::metrics::render(lookupd),
+        )))),
     };
     result.unwrap_or_else(|r| r)
 }
@@ -428,7 +435,8 @@ mod tests {
 
     #[test]
     fn twenty_one_routes() {
-        assert_eq!(TABLE.len(), 21);
+        // Go's 21 plus /metrics.
+        assert_eq!(TABLE.len(), 22);
         assert_eq!(
             TABLE.resolve("GET", "/debug/pprof/"),
             Resolved::Redirect(301, "/debug/pprof".into())

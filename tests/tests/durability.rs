@@ -632,3 +632,134 @@ impl Publisher {
         Some((frame_type, data))
     }
 }
+
+const DURABLE: &[&str] = &["--mem-queue-size=0", "--sync-every=1"];
+
+/// Pipelined durable publishes share an fsync, yet every command is answered in order: 100
+/// publishes in one write get 100 `OK`s, and the fatal error of the command after them comes
+/// last.
+#[test]
+fn pipelined_durable_publishes_are_answered_in_order() {
+    let n = Nsqd::start_with(DURABLE);
+    create_channel(&n, "pipe", "c");
+    let mut want = Vec::new();
+    let mut batch = Vec::new();
+    for i in 0..100 {
+        let body = format!("m{i}");
+        let (line, payload) = match i {
+            40 => {
+                want.push(format!("{body}-b"));
+                let b = nsq_tests::mpub_body(&[body.as_bytes(), format!("{body}-b").as_bytes()]);
+                ("MPUB pipe".to_string(), b)
+            }
+            70 => ("DPUB pipe 0".to_string(), body.clone().into_bytes()),
+            _ => ("PUB pipe".to_string(), body.clone().into_bytes()),
+        };
+        want.push(body);
+        batch.extend_from_slice(line.as_bytes());
+        batch.push(b'\n');
+        batch.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+        batch.extend_from_slice(&payload);
+    }
+    // Not subscribed: a fatal E_INVALID that must not overtake the OKs.
+    batch.extend_from_slice(b"FIN 0123456789abcdef\n");
+    let mut c = n.conn();
+    c.send(&batch);
+    for i in 0..100 {
+        let (ft, data) = c.read_frame_skip_heartbeats();
+        assert!(
+            ft == FRAME_RESPONSE && data == b"OK",
+            "answer {i}: frame type {ft} {:?}",
+            String::from_utf8_lossy(&data)
+        );
+    }
+    c.expect_error("E_INVALID cannot FIN in current state");
+    c.expect_closed(LONG);
+
+    let mut consumer = n.consumer("pipe", "c", 1000);
+    let got = bodies(&take(&mut consumer, want.len()));
+    let want: BTreeSet<String> = want.into_iter().collect();
+    assert_eq!(got, want);
+}
+
+/// A subscribed client that publishes too: a non-fatal error between durable publishes is
+/// answered between their OKs, and the connection carries on.
+#[test]
+fn non_fatal_errors_between_durable_publishes_keep_their_place() {
+    let n = Nsqd::start_with(DURABLE);
+    create_channel(&n, "mixed", "c");
+    let mut c = n.consumer("mixed", "c", 0);
+    let mut batch = Vec::new();
+    for line in [
+        "PUB mixed",
+        "FIN 0123456789abcdef",
+        "PUB mixed",
+        "PUB mixed",
+    ] {
+        batch.extend_from_slice(line.as_bytes());
+        batch.push(b'\n');
+        if line.starts_with("PUB") {
+            batch.extend_from_slice(&1u32.to_be_bytes());
+            batch.push(b'x');
+        }
+    }
+    c.send(&batch);
+    c.expect_response(b"OK");
+    let (ft, data) = c.read_frame_skip_heartbeats();
+    assert_eq!(ft, FRAME_ERROR);
+    assert!(
+        data.starts_with(b"E_FIN_FAILED FIN 0123456789abcdef failed"),
+        "{:?}",
+        String::from_utf8_lossy(&data)
+    );
+    c.expect_response(b"OK");
+    c.expect_response(b"OK");
+    c.rdy(3);
+    let got = take(&mut c, 3);
+    assert!(got.iter().all(|m| m.body == b"x"));
+}
+
+/// While durable publishes wait for their fsyncs, other connections carry on: a consumer
+/// receives every message published on a third connection, and every publisher gets its OKs.
+#[test]
+fn waiting_durable_publishes_do_not_hold_up_other_connections() {
+    let n = Nsqd::start_with(DURABLE);
+    create_channel(&n, "busy", "c");
+    let stop = Arc::new(AtomicBool::new(false));
+    let publishers: Vec<_> = (0..4)
+        .map(|_| {
+            let (addr, stop) = (n.tcp_addr, stop.clone());
+            std::thread::spawn(move || {
+                let mut c = RawConn::connect(addr);
+                let mut batch = Vec::new();
+                for _ in 0..20 {
+                    batch.extend_from_slice(b"PUB busy\n\0\0\0\x01y");
+                }
+                let mut acked = 0;
+                loop {
+                    c.send(&batch);
+                    for _ in 0..20 {
+                        c.expect_response(b"OK");
+                    }
+                    acked += 20;
+                    if stop.load(Ordering::Relaxed) {
+                        return acked;
+                    }
+                }
+            })
+        })
+        .collect();
+
+    let mut consumer = n.consumer("other", "c", 1);
+    let mut publisher = n.conn();
+    for i in 0..50 {
+        let body = format!("o{i}");
+        publisher.publish("other", body.as_bytes());
+        let m = consumer.read_message();
+        assert_eq!(m.body, body.as_bytes());
+        consumer.fin(&m.id);
+    }
+    stop.store(true, Ordering::Relaxed);
+    let acked: usize = publishers.into_iter().map(|p| p.join().unwrap()).sum();
+    assert_eq!(channel_stat(&n, "busy", "c", "depth") as usize, acked);
+}

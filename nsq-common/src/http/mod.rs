@@ -18,6 +18,8 @@ pub use query::{parse_bool_param, Query, QueryError};
 pub use reply::Reply;
 pub use router::{Resolved, RouteTable};
 pub use serve::{content_length, dispatch, read_body, serve, ApiRequest};
+#[cfg(unix)]
+pub use serve::{serve_unix, UnixPeer};
 
 /// Parses a raw query for a V1 handler: a malformed one is logged and answered with 400
 /// `INVALID_REQUEST` (H-006).

@@ -37,6 +37,56 @@ pub async fn serve(
     }
 }
 
+/// Like [`serve`], on a unix socket. Request log lines show the peer as Go does: `@` for an
+/// unnamed client socket.
+#[cfg(unix)]
+pub async fn serve_unix(
+    name: &str,
+    listener: tokio::net::UnixListener,
+    router: axum::Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let app = router.into_make_service_with_connect_info::<UnixPeer>();
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
+    if let Err(e) = served {
+        tracing::error!("{}: serve failed - {}", name, e);
+    }
+}
+
+/// The peer of a unix-socket request, as text: its path, or `@` when it bound none.
+#[cfg(unix)]
+#[derive(Clone, Debug)]
+pub struct UnixPeer(pub String);
+
+#[cfg(unix)]
+impl
+    axum::extract::connect_info::Connected<
+        axum::serve::IncomingStream<'_, tokio::net::UnixListener>,
+    > for UnixPeer
+{
+    fn connect_info(stream: axum::serve::IncomingStream<'_, tokio::net::UnixListener>) -> Self {
+        let text = match stream.remote_addr().as_pathname() {
+            Some(p) if !p.as_os_str().is_empty() => p.display().to_string(),
+            _ => "@".to_string(),
+        };
+        UnixPeer(text)
+    }
+}
+
+/// The remote address text for the request log.
+fn remote_text(req: &Request) -> String {
+    if let Some(c) = req.extensions().get::<ConnectInfo<SocketAddr>>() {
+        return c.0.to_string();
+    }
+    #[cfg(unix)]
+    if let Some(c) = req.extensions().get::<ConnectInfo<UnixPeer>>() {
+        return c.0 .0.clone();
+    }
+    String::new()
+}
+
 /// A request that matched a route, as its handler sees it.
 pub struct ApiRequest {
     /// The value of the route's `:param` segment, if its pattern has one.
@@ -63,11 +113,7 @@ where
     F: FnOnce(R, ApiRequest) -> Fut,
     Fut: Future<Output = Reply>,
 {
-    let remote = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.to_string())
-        .unwrap_or_default();
+    let remote = remote_text(&req);
     let (parts, body) = req.into_parts();
     let method = parts.method.as_str().to_string();
     let request_uri = parts.uri.path_and_query().map_or_else(

@@ -29,7 +29,14 @@ pub fn ping(nsqd: &Nsqd) -> Reply {
 /// `/info` (H-021).
 pub fn info(nsqd: &Nsqd) -> Reply {
     let opts = nsqd.options();
-    let port = |a: Option<&std::net::SocketAddr>| a.map_or(0, |a| i64::from(a.port()));
+    // H-021: −1 for a unix socket, 0 for a disabled listener.
+    let port = |unix: bool, a: Option<&std::net::SocketAddr>| {
+        if unix {
+            -1
+        } else {
+            a.map_or(0, |a| i64::from(a.port()))
+        }
+    };
     let mut out = String::with_capacity(320);
     out.push_str("{\"version\":");
     push_str(&mut out, nsq_protocol::version::VERSION);
@@ -40,8 +47,8 @@ pub fn info(nsqd: &Nsqd) -> Reply {
     out.push_str(&format!(
         ",\"http_port\":{},\"tcp_port\":{},\"start_time\":{},\"max_heartbeat_interval\":{},\
          \"max_output_buffer_size\":{},\"max_output_buffer_timeout\":{},\"max_deflate_level\":{}",
-        port(nsqd.http_addr.get()),
-        port(nsqd.tcp_addr.get()),
+        port(nsqd.http_unix.get().is_some(), nsqd.http_addr.get()),
+        port(nsqd.tcp_unix.get().is_some(), nsqd.tcp_addr.get()),
         nsqd.start_time,
         opts.max_heartbeat_interval.as_nanos(),
         opts.max_output_buffer_size,

@@ -4,8 +4,10 @@
 //!
 //! - `routes`: the table.
 //! - `api`: the handlers; `stats`: `/stats` and its renderings.
+//! - `metrics`: `/metrics`, the Prometheus exposition (beyond NSQ).
 
 mod api;
+mod metrics;
 mod routes;
 mod stats;
 
@@ -16,20 +18,25 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Response};
 use nsq_common::http::reply::{self, NSQ_CONTENT_TYPE, NSQ_CONTENT_TYPE_V1};
 use nsq_common::http::{ApiRequest, Reply};
-use tokio::net::TcpListener;
 
 use self::api::ChannelAction;
 use self::routes::Route;
+use crate::listen::Listener;
 use crate::nsqd::Nsqd;
 use crate::options::TlsRequired;
 
-/// Serves the API on `listener` until nsqd shuts down.
-pub async fn serve(nsqd: Arc<Nsqd>, listener: TcpListener) {
+/// Serves the API on `listener` (TCP or unix socket) until nsqd shuts down.
+pub async fn serve(nsqd: Arc<Nsqd>, listener: Listener) {
+    serve_router(nsqd.clone(), listener, router(nsqd)).await;
+}
+
+async fn serve_router(nsqd: Arc<Nsqd>, listener: Listener, router: axum::Router) {
     let shutdown = nsqd.shutdown.clone();
-    nsq_common::http::serve("HTTP", listener, router(nsqd), async move {
-        shutdown.cancelled().await
-    })
-    .await;
+    let shutdown = async move { shutdown.cancelled().await };
+    match listener {
+        Listener::Tcp(l) => nsq_common::http::serve("HTTP", l, router, shutdown).await,
+        Listener::Unix(l, _) => nsq_common::http::serve_unix("HTTP", l, router, shutdown).await,
+    }
 }
 
 /// The whole API as a router, for serving or for in-process use (the remote address is then
@@ -54,12 +61,8 @@ pub fn router_via(nsqd: Arc<Nsqd>, via: Via) -> axum::Router {
 }
 
 /// Like [`serve`], for the plain listener of an nsqd that may also serve HTTPS.
-pub async fn serve_via(nsqd: Arc<Nsqd>, listener: TcpListener, via: Via) {
-    let shutdown = nsqd.shutdown.clone();
-    nsq_common::http::serve("HTTP", listener, router_via(nsqd, via), async move {
-        shutdown.cancelled().await
-    })
-    .await;
+pub async fn serve_via(nsqd: Arc<Nsqd>, listener: Listener, via: Via) {
+    serve_router(nsqd.clone(), listener, router_via(nsqd, via)).await;
 }
 
 async fn dispatch(State(nsqd): State<Arc<Nsqd>>, req: Request) -> Response<Body> {
@@ -122,6 +125,9 @@ async fn handle(nsqd: Arc<Nsqd>, route: Route, req: ApiRequest) -> Reply {
             api::free_memory();
             Reply::PlainNil
         }
+        Route::Metrics => Reply::Raw(Box::new(nsq_common::metrics::response(metrics::render(
+            &nsqd,
+        )))),
     }
 }
 

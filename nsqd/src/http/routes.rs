@@ -32,9 +32,12 @@ pub enum Route {
     PprofThreadcreate,
     SetBlockRate,
     FreeMemory,
+    /// Beyond NSQ: the Prometheus exposition (the Go nsqd answers 404 here).
+    Metrics,
 }
 
-/// The 28 method+path pairs. `:opt` matches one non-empty path segment.
+/// The 28 method+path pairs of the Go nsqd, plus `GET /metrics`. `:opt` matches one non-empty
+/// path segment.
 pub static TABLE: RouteTable<Route> = RouteTable::new(&[
     ("GET", "/ping", Route::Ping),
     ("GET", "/info", Route::Info),
@@ -64,6 +67,7 @@ pub static TABLE: RouteTable<Route> = RouteTable::new(&[
     ("GET", "/debug/pprof/threadcreate", Route::PprofThreadcreate),
     ("PUT", "/debug/setblockrate", Route::SetBlockRate),
     ("POST", "/debug/freememory", Route::FreeMemory),
+    ("GET", "/metrics", Route::Metrics),
 ]);
 
 #[cfg(test)]
@@ -80,8 +84,17 @@ mod tests {
     }
 
     #[test]
-    fn twenty_eight_routes() {
-        assert_eq!(TABLE.len(), 28);
+    fn twenty_eight_routes_plus_metrics() {
+        assert_eq!(TABLE.len(), 29);
+        assert_eq!(
+            resolve("GET", "/metrics"),
+            Resolved::Route(Route::Metrics, None)
+        );
+        assert_eq!(resolve("GET", "/Metrics/"), redirect(301, "/metrics"));
+        assert_eq!(
+            resolve("POST", "/metrics"),
+            Resolved::MethodNotAllowed("GET, OPTIONS".into())
+        );
     }
 
     #[test]

@@ -18,8 +18,9 @@ use nsq_protocol::names::{is_valid_channel_name, is_valid_topic_name};
 use super::connection::{Connection, Exec, Upgrade};
 use crate::auth::{self, AuthError, AuthState, Check};
 use crate::client::{STATE_CLOSING, STATE_INIT, STATE_SUBSCRIBED};
+use crate::durable::SyncWait;
 use crate::options::Options;
-use crate::topic::Topic;
+use crate::topic::{PutError, Topic};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -166,6 +167,12 @@ impl Connection {
         // QRK-05 (replicated): only the first IDENTIFY reaches the delivery loop.
         if !self.identified {
             self.identified = true;
+            let locality = crate::topology::locality(
+                &self.nsqd.options(),
+                &req.topology_zone,
+                &req.topology_region,
+            );
+            self.client.locality.store(locality, Ordering::Relaxed);
             self.heartbeat = (negotiated.heartbeat_interval_ms > 0)
                 .then(|| Duration::from_millis(negotiated.heartbeat_interval_ms as u64));
             self.output_buffer_size = negotiated.output_buffer_size.max(1) as usize;
@@ -541,9 +548,12 @@ impl Connection {
         let body = take_body(rbuf, line_len, size);
         let name = as_name(params[1]);
         let topic = self.topic_for_publish(name);
-        topic
-            .put_acked(std::slice::from_ref(&body), Duration::ZERO)
-            .map_err(err::pub_failed)?;
+        self.put_publish(
+            &topic,
+            std::slice::from_ref(&body),
+            Duration::ZERO,
+            PubKind::Pub,
+        )?;
         self.client.count_publish(name, 1);
         self.send_response(OK);
         Ok(Exec::Done)
@@ -572,9 +582,8 @@ impl Connection {
         let body = take_body(rbuf, line_len, size);
         let name = as_name(params[1]);
         let topic = self.topic_for_publish(name);
-        topic
-            .put_acked(std::slice::from_ref(&body), Duration::from_millis(ms))
-            .map_err(err::dpub_failed)?;
+        let defer = Duration::from_millis(ms);
+        self.put_publish(&topic, std::slice::from_ref(&body), defer, PubKind::Dpub)?;
         self.client.count_publish(name, 1);
         self.send_response(OK);
         Ok(Exec::Done)
@@ -613,13 +622,93 @@ impl Connection {
             self.limits.max_msg_size,
             self.limits.max_body_size,
         )?;
-        topic
-            .put_acked(&bodies, Duration::ZERO)
-            .map_err(err::mpub_failed)?;
+        self.put_publish(&topic, &bodies, Duration::ZERO, PubKind::Mpub)?;
         self.client.count_publish(name, bodies.len() as u64);
         self.send_response(OK);
         Ok(Exec::Done)
     }
+}
+
+impl Connection {
+    /// Puts a publish's messages. With durable acks its `OK`, written next, is only flushed
+    /// once the connection has awaited [`settle_acks`](Connection::settle_acks).
+    fn put_publish(
+        &mut self,
+        topic: &Topic,
+        bodies: &[Bytes],
+        defer: Duration,
+        kind: PubKind,
+    ) -> Result<(), ProtocolError> {
+        let put = topic.put_pending(bodies, defer, &mut self.acks.wait);
+        if self.acks.first.is_none() && !self.acks.wait.is_empty() {
+            self.acks.first = Some((self.wbuf.len(), kind));
+        }
+        put.map_err(|e| kind.failed(e))
+    }
+
+    /// Waits for the fsync every pending durable publish needs. On failure the answers from
+    /// the first of them on are replaced by that publish's error frame, as if it had failed
+    /// on its own, and false says the connection must close (the error is fatal).
+    pub(super) async fn settle_acks(&mut self) -> bool {
+        let Some((mark, kind)) = self.acks.first.take() else {
+            return true;
+        };
+        let fresh = SyncWait::new(self.nsqd.health.clone());
+        let wait = std::mem::replace(&mut self.acks.wait, fresh);
+        match wait.wait().await {
+            Ok(()) => true,
+            Err(text) => {
+                self.wbuf.truncate(mark);
+                self.send_error(&kind.failed(PutError::Backend(text)));
+                false
+            }
+        }
+    }
+}
+
+/// Durable publishes run but not yet answered: everything their `OK`s wait for, and where in
+/// the output buffer the first of those answers starts. A run of pipelined publishes shares
+/// one wait (one fsync per queue), and nothing is flushed or run after them until it is over,
+/// so answers stay in command order.
+pub(super) struct PendingAcks {
+    pub wait: SyncWait,
+    pub first: Option<(usize, PubKind)>,
+}
+
+impl PendingAcks {
+    pub fn new(health: Arc<crate::health::Health>) -> PendingAcks {
+        PendingAcks {
+            wait: SyncWait::new(health),
+            first: None,
+        }
+    }
+
+    pub fn is_pending(&self) -> bool {
+        self.first.is_some()
+    }
+}
+
+/// The publish command a failed put answers for.
+#[derive(Clone, Copy)]
+pub(super) enum PubKind {
+    Pub,
+    Mpub,
+    Dpub,
+}
+
+impl PubKind {
+    fn failed(self, e: PutError) -> ProtocolError {
+        match self {
+            PubKind::Pub => err::pub_failed(e),
+            PubKind::Mpub => err::mpub_failed(e),
+            PubKind::Dpub => err::dpub_failed(e),
+        }
+    }
+}
+
+/// Whether a command line is a publish, which may join a run of pending durable publishes.
+pub(super) fn is_publish(cmd: &[u8]) -> bool {
+    matches!(cmd, b"PUB" | b"MPUB" | b"DPUB")
 }
 
 /// What a command whose bytes stopped short reports; only called when the handler asked for

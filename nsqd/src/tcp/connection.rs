@@ -16,10 +16,10 @@ use nsq_protocol::error::{self as err, ProtocolError};
 use nsq_protocol::frame::{write_frame, FrameType, HEARTBEAT, OK};
 use nsq_protocol::message::Message;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::time::{sleep_until, Instant, Sleep};
 
-use super::stream::{Compression, Rewind, Stream};
+use super::commands::is_publish;
+use super::stream::{Compression, Rewind, Socket, Stream};
 
 use crate::channel::Channel;
 use crate::client::{ClientShared, STATE_SUBSCRIBED};
@@ -100,6 +100,8 @@ pub struct Connection {
     /// A heartbeat-interval change from IDENTIFY that the timer must pick up.
     pub(super) heartbeat_changed: bool,
     pub(super) auth: crate::auth::Session,
+    /// Durable publishes whose `OK`s wait for an fsync (see `commands::PendingAcks`).
+    pub(super) acks: super::commands::PendingAcks,
     scratch: Vec<Message>,
 }
 
@@ -108,13 +110,16 @@ enum Wake {
     Close,
     Auth(super::commands::PendingAuth),
     Upgrade(Upgrade),
+    /// A command other than a publish came after pending durable publishes: it runs once
+    /// their fsync is over.
+    Settle,
 }
 
 impl Connection {
     pub fn new(
         nsqd: Arc<Nsqd>,
         client: Arc<ClientShared>,
-        stream: TcpStream,
+        stream: Socket,
         tls_config: Option<Arc<rustls::ServerConfig>>,
     ) -> Self {
         let opts = nsqd.options();
@@ -131,6 +136,7 @@ impl Connection {
         };
         limits.identify.tls_available = tls_config.is_some();
         let negotiated = nsq_protocol::identify::Negotiated::initial(&limits.identify);
+        let acks = super::commands::PendingAcks::new(nsqd.health.clone());
         Connection {
             nsqd,
             client,
@@ -156,6 +162,7 @@ impl Connection {
             flush_now: false,
             heartbeat_changed: false,
             auth: crate::auth::Session::default(),
+            acks,
             scratch: Vec::with_capacity(PULL_BATCH as usize),
         }
     }
@@ -222,22 +229,40 @@ impl Connection {
                         Ok(_) => {}
                         Err(e) => return Err(format!("failed to read command - {e}")),
                     }
-                    let (mut wake, mut ran) = self.process_commands();
-                    while let Wake::Auth(pending) = wake {
-                        let answer = tokio::select! {
-                            _ = nsqd.shutdown.cancelled() => return Ok(()),
-                            _ = client.close.cancelled() => return Ok(()),
-                            r = pending.query => r,
-                        };
-                        ran = true;
-                        wake = match self.auth_answered(pending.kind, answer) {
-                            Ok(()) => self.process_commands().0,
-                            Err(e) => {
-                                self.send_error(&e);
-                                Wake::Close
+                    let (mut next, mut ran) = self.process_commands();
+                    let mut wake = loop {
+                        // Durable publishes are answered, and anything after them runs, only
+                        // once their fsync is over.
+                        if self.acks.is_pending() {
+                            let synced = tokio::select! {
+                                _ = nsqd.shutdown.cancelled() => return Ok(()),
+                                _ = client.close.cancelled() => return Ok(()),
+                                ok = self.settle_acks() => ok,
+                            };
+                            if !synced {
+                                next = Wake::Close;
                             }
+                        }
+                        next = match next {
+                            Wake::Settle => self.process_commands().0,
+                            Wake::Auth(pending) => {
+                                let answer = tokio::select! {
+                                    _ = nsqd.shutdown.cancelled() => return Ok(()),
+                                    _ = client.close.cancelled() => return Ok(()),
+                                    r = pending.query => r,
+                                };
+                                ran = true;
+                                match self.auth_answered(pending.kind, answer) {
+                                    Ok(()) => self.process_commands().0,
+                                    Err(e) => {
+                                        self.send_error(&e);
+                                        Wake::Close
+                                    }
+                                }
+                            }
+                            other => break other,
                         };
-                    }
+                    };
                     if let Wake::Upgrade(plan) = wake {
                         wake = if self.upgrade(plan).await {
                             Wake::Continue
@@ -518,6 +543,9 @@ impl Connection {
                 }
             };
             let params = split_params(&line);
+            if self.acks.is_pending() && !is_publish(params.first().copied().unwrap_or(b"")) {
+                break Wake::Settle;
+            }
             match self.exec(&params, &mut rbuf, consumed) {
                 Ok(Exec::Done) => ran = true,
                 Ok(Exec::NeedMore(total)) => {
@@ -566,7 +594,7 @@ impl Connection {
         self.flush_now = true;
     }
 
-    fn send_error(&mut self, e: &ProtocolError) {
+    pub(super) fn send_error(&mut self, e: &ProtocolError) {
         let level_error = e.is_fatal();
         if level_error {
             tracing::error!("[{}] - {}", self.client.remote_address, e);

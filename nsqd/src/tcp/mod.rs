@@ -1,25 +1,25 @@
-//! The TCP listener (protocol V2): accepts connections, checks the magic, and runs one
-//! connection task per client.
+//! The TCP listener (protocol V2, on a TCP or unix socket): accepts connections, checks the
+//! magic, and runs one connection task per client.
 
 mod commands;
 mod connection;
 mod stream;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use nsq_protocol::error::bad_protocol;
 use nsq_protocol::frame::{write_frame, FrameType};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 
+use crate::listen::{Listener, Peer};
 use crate::nsqd::Nsqd;
 
 pub use connection::Connection;
+pub use stream::Socket;
 
 /// Accepts clients until shutdown. `tls` is the server side of TLS when a certificate is
 /// configured: clients may then upgrade with IDENTIFY (P-080).
-pub async fn serve(nsqd: Arc<Nsqd>, listener: TcpListener, tls: Option<Arc<rustls::ServerConfig>>) {
+pub async fn serve(nsqd: Arc<Nsqd>, listener: Listener, tls: Option<Arc<rustls::ServerConfig>>) {
     loop {
         let accepted = tokio::select! {
             _ = nsqd.shutdown.cancelled() => break,
@@ -27,7 +27,7 @@ pub async fn serve(nsqd: Arc<Nsqd>, listener: TcpListener, tls: Option<Arc<rustl
         };
         match accepted {
             Ok((stream, peer)) => {
-                tracing::info!("TCP: new client({})", peer);
+                tracing::info!("TCP: new client({})", peer.address);
                 tokio::spawn(handle(nsqd.clone(), stream, peer, tls.clone()));
             }
             Err(e) => {
@@ -41,11 +41,10 @@ pub async fn serve(nsqd: Arc<Nsqd>, listener: TcpListener, tls: Option<Arc<rustl
 
 async fn handle(
     nsqd: Arc<Nsqd>,
-    mut stream: TcpStream,
-    peer: SocketAddr,
+    mut stream: Socket,
+    peer: Peer,
     tls: Option<Arc<rustls::ServerConfig>>,
 ) {
-    let _ = stream.set_nodelay(true);
     let mut magic = [0u8; 4];
     let read = tokio::select! {
         _ = nsqd.shutdown.cancelled() => return,
@@ -58,7 +57,7 @@ async fn handle(
     if &magic != nsq_protocol::MAGIC_V2 {
         tracing::error!(
             "client({}) bad protocol magic '{}'",
-            peer,
+            peer.address,
             String::from_utf8_lossy(&magic)
         );
         let mut buf = bytes::BytesMut::new();
@@ -70,7 +69,7 @@ async fn handle(
         let _ = stream.write_all(&buf).await;
         return;
     }
-    let client = nsqd.add_client(peer);
+    let client = nsqd.add_client(peer.address, peer.ip);
     let id = client.id;
     Connection::new(nsqd.clone(), client, stream, tls)
         .run()

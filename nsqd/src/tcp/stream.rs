@@ -1,4 +1,5 @@
-//! The byte layers under a connection (P-080): the socket, plain or TLS, and the optional
+//! The byte layers under a connection (P-080): the socket (TCP or unix, P-006), plain or TLS,
+//! and the optional
 //! snappy or deflate compression, applied to whole buffers so the command parser keeps working
 //! on plain bytes in place.
 
@@ -10,12 +11,58 @@ use bytes::{Buf, Bytes, BytesMut};
 use nsq_protocol::deflate::{DeflateDecoder, DeflateEncoder};
 use nsq_protocol::snappy::{SnappyDecoder, SnappyEncoder};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
+use tokio::net::{TcpStream, UnixStream};
 use tokio_rustls::server::TlsStream;
+
+/// The accepted socket, before any TLS layer.
+pub enum Socket {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl AsyncRead for Socket {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Socket::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            Socket::Unix(s) => Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Socket {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Socket::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            Socket::Unix(s) => Pin::new(s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Socket::Tcp(s) => Pin::new(s).poll_flush(cx),
+            Socket::Unix(s) => Pin::new(s).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Socket::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            Socket::Unix(s) => Pin::new(s).poll_shutdown(cx),
+        }
+    }
+}
 
 /// The client's socket.
 pub enum Stream {
-    Plain(TcpStream),
+    Plain(Socket),
     Tls(Box<TlsStream<Rewind>>),
     /// Only while the socket is handed to a TLS handshake that failed or timed out.
     Gone,
@@ -80,15 +127,15 @@ impl AsyncWrite for Stream {
 /// IDENTIFY without waiting for the answer belongs to the TLS handshake.
 pub struct Rewind {
     prefix: Bytes,
-    inner: TcpStream,
+    inner: Socket,
 }
 
 impl Rewind {
-    pub fn new(prefix: Bytes, inner: TcpStream) -> Self {
+    pub fn new(prefix: Bytes, inner: Socket) -> Self {
         Rewind { prefix, inner }
     }
 
-    pub fn into_inner(self) -> TcpStream {
+    pub fn into_inner(self) -> Socket {
         self.inner
     }
 }
