@@ -106,3 +106,50 @@ async fn publishes_over_tls_and_snappy() {
     assert_eq!(client["tls"], true);
     assert_eq!(client["snappy"], true);
 }
+
+/// A tiny auth server granting everything to any secret; answers every request the same.
+fn grant_all_auth_server() -> std::net::SocketAddr {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            let mut buf = [0u8; 4096];
+            let mut req = Vec::new();
+            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                match conn.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => req.extend_from_slice(&buf[..n]),
+                }
+            }
+            let body = r#"{"ttl":3600,"identity":"bob","identity_url":"","authorizations":[{"topic":".*","channels":[".*"],"permissions":["subscribe","publish"]}]}"#;
+            let reply = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = conn.write_all(reply.as_bytes());
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authenticates_when_nsqd_requires_it() {
+    let auth = grant_all_auth_server();
+    let nsqd = Nsqd::start_with(&[&format!("--auth-http-address={auth}")]);
+    let anonymous = Producer::new(nsqd.tcp_addr.to_string(), Config::default()).unwrap();
+    assert!(matches!(
+        anonymous.publish("au", b"x").await,
+        Err(Error::AuthRequired)
+    ));
+    let config = Config {
+        auth_secret: Some("s3cret".into()),
+        ..Config::default()
+    };
+    let producer = Producer::new(nsqd.tcp_addr.to_string(), config).unwrap();
+    producer.publish("au", b"x").await.unwrap();
+    assert!(wait_until(WAIT, || topic_count(&nsqd, "au") == 1));
+    let stats = nsqd.stats();
+    assert_eq!(stats["producers"][0]["auth_identity"], "bob");
+}

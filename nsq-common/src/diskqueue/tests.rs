@@ -1,3 +1,5 @@
+use std::fs::OpenOptions;
+use std::io::{Seek, SeekFrom, Write};
 use std::sync::atomic::AtomicUsize;
 use std::sync::mpsc;
 

@@ -190,6 +190,7 @@ impl Connection {
     async fn io_loop(&mut self) -> Result<(), String> {
         let mut heartbeat: Pin<Box<Sleep>> = Box::pin(sleep_until(self.next_heartbeat()));
         let mut read_deadline: Pin<Box<Sleep>> = Box::pin(sleep_until(self.next_read_deadline()));
+        let mut last_command = Instant::now();
         let mut flush_timer: Pin<Box<Sleep>> = Box::pin(sleep_until(Self::far_future()));
         let mut flush_armed = false;
         let nsqd = self.nsqd.clone();
@@ -271,7 +272,9 @@ impl Connection {
                         };
                     }
                     if ran {
-                        read_deadline.as_mut().reset(self.next_read_deadline());
+                        // The deadline timer is moved only when it fires (below): re-arming
+                        // a timer on every command costs a timer-wheel update per request.
+                        last_command = Instant::now();
                     }
                     if let Wake::Close = wake {
                         // Fatal error frames are flushed before closing (P-110).
@@ -297,7 +300,12 @@ impl Connection {
                     self.flush_now = true;
                 }
                 _ = read_deadline.as_mut() => {
-                    return Err("failed to read command - i/o timeout".to_string());
+                    let due = self.read_deadline_after(last_command);
+                    if due > Instant::now() {
+                        read_deadline.as_mut().reset(due);
+                    } else {
+                        return Err("failed to read command - i/o timeout".to_string());
+                    }
                 }
             }
         }
@@ -311,8 +319,13 @@ impl Connection {
     }
 
     fn next_read_deadline(&self) -> Instant {
+        self.read_deadline_after(Instant::now())
+    }
+
+    /// P-092: a connection must send a command within 2 × heartbeat of the last one.
+    fn read_deadline_after(&self, last_command: Instant) -> Instant {
         match self.heartbeat {
-            Some(hb) => Instant::now() + hb * 2,
+            Some(hb) => last_command + hb * 2,
             None => Self::far_future(),
         }
     }

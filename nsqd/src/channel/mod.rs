@@ -13,6 +13,11 @@
 //! timeout or due deferred message that cannot be written stays in memory past the limit. Only a
 //! new message from a publish is refused, so the publisher hears of the failure (BEH-013).
 
+mod handoff;
+mod stats;
+#[cfg(test)]
+mod tests;
+
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -29,8 +34,9 @@ use crate::deferred_store::{self, DueTimes};
 use crate::durable::SyncWait;
 use crate::inflight::{AlreadyDeferred, DeferredQueue, InFlight, InFlightError, InFlightTable};
 use crate::queue_config::QueueConfig;
-use crate::stats::ChannelStats;
 use crate::topology::{REGION_LOCAL, ZONE_LOCAL};
+
+use handoff::Handoffs;
 
 /// Why a REQ failed; the text ends the `E_REQ_FAILED` frame (P-126).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,43 +79,6 @@ struct ChannelState {
     take_backend_next: bool,
     /// Only with the topology experiment (None keeps the default path as it is).
     handoffs: Option<Handoffs>,
-}
-
-/// Messages a put handed to one waiting zone- or region-local client (BEH-182), kept per
-/// client until it pulls them. They count as in memory.
-#[derive(Default)]
-struct Handoffs {
-    by_client: Vec<(u64, VecDeque<Message>)>,
-    len: usize,
-}
-
-impl Handoffs {
-    fn push(&mut self, client_id: u64, messages: &[Message]) {
-        let at = match self.by_client.iter().position(|(id, _)| *id == client_id) {
-            Some(i) => i,
-            None => {
-                self.by_client.push((client_id, VecDeque::new()));
-                self.by_client.len() - 1
-            }
-        };
-        self.by_client[at].1.extend(messages.iter().cloned());
-        self.len += messages.len();
-    }
-
-    fn take(&mut self, client_id: u64) -> Option<VecDeque<Message>> {
-        let i = self.by_client.iter().position(|(id, _)| *id == client_id)?;
-        let (_, q) = self.by_client.swap_remove(i);
-        self.len -= q.len();
-        Some(q)
-    }
-
-    fn drain_all(&mut self) -> Vec<Message> {
-        self.len = 0;
-        let mut all: Vec<Message> = self.by_client.drain(..).flat_map(|(_, q)| q).collect();
-        // Back in publish order (ids grow with publish time).
-        all.sort_unstable_by_key(|m| m.id);
-        all
-    }
 }
 
 pub struct Channel {
@@ -247,54 +216,6 @@ impl Channel {
             );
         }
         self.cfg.health.record(result.map_err(|e| e.0.as_str()));
-    }
-
-    /// BEH-182: with the topology experiment, messages go first to waiting zone-local clients,
-    /// then to waiting zone- or region-local ones, each taking at most what it has room for.
-    /// Returns the messages left for the memory queue and the backend.
-    fn hand_to_local_waiters<'m>(
-        &self,
-        st: &mut ChannelState,
-        mut messages: &'m [Message],
-    ) -> &'m [Message] {
-        if st.handoffs.is_none() || self.is_paused() {
-            return messages;
-        }
-        for wanted in [ZONE_LOCAL, ZONE_LOCAL | REGION_LOCAL] {
-            while !messages.is_empty() {
-                let found = st.waiting.iter().position(|c| {
-                    c.locality.load(Ordering::Relaxed) & wanted != 0
-                        && c.wait_capacity.load(Ordering::Relaxed) > 0
-                });
-                let Some(client) = found.and_then(|i| st.waiting.remove(i)) else {
-                    break;
-                };
-                client.waiting.store(false, Ordering::Release);
-                let n = client
-                    .wait_capacity
-                    .load(Ordering::Relaxed)
-                    .min(messages.len());
-                let (handed, rest) = messages.split_at(n);
-                if let Some(h) = st.handoffs.as_mut() {
-                    h.push(client.id, handed);
-                }
-                messages = rest;
-                client.wake.notify_one();
-            }
-        }
-        messages
-    }
-
-    /// A client that was handed messages and will not take them: they go back to the front of
-    /// the memory queue for any consumer (the limit does not apply to messages already held).
-    fn return_handoffs(&self, st: &mut ChannelState, client_id: u64) {
-        let Some(q) = st.handoffs.as_mut().and_then(|h| h.take(client_id)) else {
-            return;
-        };
-        for m in q.into_iter().rev() {
-            st.memory.push_front(m);
-        }
-        self.wake_waiters(st);
     }
 
     /// Queues a message this channel already held (requeue, timeout, due deferred).
@@ -734,269 +655,5 @@ impl Channel {
             self.wake_waiters(&mut st);
         }
         dirty
-    }
-
-    pub fn client_count(&self) -> usize {
-        self.state.lock().clients.len()
-    }
-
-    pub fn depth(&self) -> u64 {
-        let st = self.state.lock();
-        Self::memory_depth(&st) + st.backend.depth()
-    }
-
-    /// The memory queue plus the messages handed to clients that have not taken them yet.
-    fn memory_depth(st: &ChannelState) -> u64 {
-        let handed = st.handoffs.as_ref().map_or(0, |h| h.len);
-        (st.memory.len() + handed) as u64
-    }
-
-    /// A copy of the e2e window, for the topic's merged figure.
-    pub fn e2e_window(&self) -> Option<Quantile> {
-        self.state.lock().e2e.clone()
-    }
-
-    pub fn stats(&self, include_clients: bool) -> ChannelStats {
-        let now = Instant::now();
-        let mut st = self.state.lock();
-        let backend_depth = st.backend.depth();
-        let e2e = st.e2e.as_mut().map(|q| q.result(now)).unwrap_or_default();
-        ChannelStats {
-            channel_name: self.name.clone(),
-            depth: Self::memory_depth(&st) + backend_depth,
-            backend_depth,
-            in_flight_count: st.in_flight.len() as u64,
-            deferred_count: st.deferred.len() as u64,
-            message_count: self.message_count.load(Ordering::Relaxed),
-            zone_local_msg_count: self.zone_local_msg_count.load(Ordering::Relaxed),
-            region_local_msg_count: self.region_local_msg_count.load(Ordering::Relaxed),
-            global_msg_count: self.global_msg_count.load(Ordering::Relaxed),
-            requeue_count: self.requeue_count.load(Ordering::Relaxed),
-            timeout_count: self.timeout_count.load(Ordering::Relaxed),
-            client_count: st.clients.len() as u64,
-            clients: include_clients.then(|| {
-                st.clients
-                    .iter()
-                    .map(|c| crate::stats::client_stats(c))
-                    .collect()
-            }),
-            paused: self.is_paused(),
-            e2e_processing_latency: e2e,
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::health::Health;
-    use crate::options::Options;
-    use bytes::Bytes;
-
-    fn config(dir: &std::path::Path, mem_queue_size: i64, sync_every: i64) -> QueueConfig {
-        let opts = Options {
-            data_path: dir.display().to_string(),
-            mem_queue_size,
-            sync_every,
-            ..Options::default()
-        };
-        QueueConfig::from_options(&opts, Arc::new(Health::default()))
-    }
-
-    fn msg(n: u8) -> Message {
-        let mut id = *b"0000000000000000";
-        id[15] = b'a' + n;
-        Message::new(id, 1, Bytes::from_static(b"body"))
-    }
-
-    fn topology_channel(dir: &std::path::Path) -> Channel {
-        let mut cfg = config(dir, 10, 2500);
-        cfg.topology_aware = true;
-        Channel::new("t", "c", cfg)
-    }
-
-    fn client(id: u64, locality: u8) -> Arc<ClientShared> {
-        let c = Arc::new(ClientShared::new(id, "a".into(), "a".into(), 0));
-        c.locality.store(locality, Ordering::Relaxed);
-        c
-    }
-
-    fn pull(ch: &Channel, c: &Arc<ClientShared>, max: usize) -> Vec<MessageId> {
-        let mut out = Vec::new();
-        ch.pull(c, max, Duration::from_secs(60), 0, &mut out);
-        out.iter().map(|m| m.id).collect()
-    }
-
-    fn counts(ch: &Channel) -> (u64, u64, u64) {
-        let s = ch.stats(false);
-        (
-            s.zone_local_msg_count,
-            s.region_local_msg_count,
-            s.global_msg_count,
-        )
-    }
-
-    #[test]
-    fn a_topology_put_prefers_waiting_zone_then_region_clients() {
-        let dir = tempfile::tempdir().unwrap();
-        let ch = topology_channel(dir.path());
-        let global = client(1, 0);
-        let region = client(2, REGION_LOCAL);
-        let zone = client(3, ZONE_LOCAL | REGION_LOCAL);
-        // All three wait, the global one first in line.
-        for c in [&global, &region, &zone] {
-            assert!(pull(&ch, c, 2).is_empty());
-        }
-        ch.put_batch(&[msg(1)], Duration::ZERO, OnFailure::Reject, None)
-            .unwrap();
-        assert_eq!(ch.depth(), 1);
-        // Reserved for the zone-local client: the others find nothing.
-        assert!(pull(&ch, &global, 2).is_empty());
-        assert!(pull(&ch, &region, 2).is_empty());
-        assert_eq!(pull(&ch, &zone, 2), vec![msg(1).id]);
-        assert_eq!(counts(&ch), (1, 0, 0));
-
-        // The zone client has room for one more and waits again: it takes one of the next
-        // three, the region client (room 2) the next two; nothing is left for memory.
-        ch.put_batch(
-            &[msg(2), msg(3), msg(4)],
-            Duration::ZERO,
-            OnFailure::Reject,
-            None,
-        )
-        .unwrap();
-        assert_eq!(pull(&ch, &zone, 1), vec![msg(2).id]);
-        assert_eq!(pull(&ch, &region, 2), vec![msg(3).id, msg(4).id]);
-        assert_eq!(counts(&ch), (2, 2, 0));
-
-        // No local client waits now: the memory queue, for anyone.
-        ch.put_batch(&[msg(5)], Duration::ZERO, OnFailure::Reject, None)
-            .unwrap();
-        assert_eq!(pull(&ch, &global, 2), vec![msg(5).id]);
-        assert_eq!(counts(&ch), (2, 2, 1));
-    }
-
-    #[test]
-    fn handed_messages_go_back_to_memory_when_their_client_leaves() {
-        let dir = tempfile::tempdir().unwrap();
-        let ch = topology_channel(dir.path());
-        let global = client(1, 0);
-        let zone = client(2, ZONE_LOCAL);
-        ch.add_client(global.clone(), 0).unwrap();
-        ch.add_client(zone.clone(), 0).unwrap();
-        assert!(pull(&ch, &zone, 5).is_empty());
-        ch.put_batch(&[msg(1), msg(2)], Duration::ZERO, OnFailure::Reject, None)
-            .unwrap();
-        ch.remove_client(zone.id);
-        assert_eq!(pull(&ch, &global, 5), vec![msg(1).id, msg(2).id]);
-        assert_eq!(counts(&ch), (0, 0, 2));
-    }
-
-    #[test]
-    fn without_the_experiment_every_client_counts_as_global() {
-        let dir = tempfile::tempdir().unwrap();
-        let ch = Channel::new("t", "c", config(dir.path(), 10, 2500));
-        let zone = client(1, ZONE_LOCAL);
-        let global = client(2, 0);
-        assert!(pull(&ch, &global, 5).is_empty());
-        assert!(pull(&ch, &zone, 5).is_empty());
-        ch.put_batch(&[msg(1)], Duration::ZERO, OnFailure::Reject, None)
-            .unwrap();
-        assert_eq!(pull(&ch, &global, 5), vec![msg(1).id]);
-        assert_eq!(counts(&ch), (0, 0, 1));
-    }
-
-    #[test]
-    fn a_failed_write_rejects_a_publish_but_keeps_held_messages() {
-        let dir = tempfile::tempdir().unwrap();
-        // Writes fail: the data path does not exist.
-        let cfg = config(&dir.path().join("missing"), 0, 2500);
-        let health = cfg.health.clone();
-        let ch = Channel::new("t", "c", cfg);
-        let err = ch
-            .put_batch(&[msg(1)], Duration::ZERO, OnFailure::Reject, None)
-            .unwrap_err();
-        assert!(err.0.starts_with("open "), "{err}");
-        assert!(health.status().starts_with("NOK - open "));
-        assert_eq!((ch.depth(), ch.stats(false).message_count), (0, 0));
-
-        assert!(ch
-            .put_batch(&[msg(2), msg(3)], Duration::ZERO, OnFailure::Keep, None)
-            .is_err());
-        assert_eq!((ch.depth(), ch.stats(false).message_count), (2, 2));
-
-        std::fs::create_dir(dir.path().join("missing")).unwrap();
-        ch.put_batch(&[msg(4)], Duration::ZERO, OnFailure::Reject, None)
-            .unwrap();
-        assert_eq!(health.status(), "OK");
-        assert_eq!(ch.stats(false).backend_depth, 1);
-    }
-
-    #[test]
-    fn durable_puts_collect_one_ticket_per_queue() {
-        let dir = tempfile::tempdir().unwrap();
-        let cfg = config(dir.path(), 0, 1);
-        assert!(cfg.disk.durable_acks);
-        let ch = Channel::new("t", "c", cfg.clone());
-        let mut wait = SyncWait::new(cfg.health.clone());
-        ch.put_batch(
-            &[msg(1)],
-            Duration::ZERO,
-            OnFailure::Reject,
-            Some(&mut wait),
-        )
-        .unwrap();
-        ch.put_batch(
-            &[msg(2), msg(3)],
-            Duration::ZERO,
-            OnFailure::Reject,
-            Some(&mut wait),
-        )
-        .unwrap();
-        // Deferred messages stay in memory: nothing to wait for.
-        ch.put_batch(
-            &[msg(4)],
-            Duration::from_secs(60),
-            OnFailure::Reject,
-            Some(&mut wait),
-        )
-        .unwrap();
-        assert!(!wait.is_empty());
-        wait.wait_blocking().unwrap();
-        assert_eq!(ch.stats(false).backend_depth, 3);
-        assert_eq!(ch.stats(false).deferred_count, 1);
-    }
-
-    #[test]
-    fn close_writes_memory_then_in_flight_then_deferred_and_their_due_times() {
-        let dir = tempfile::tempdir().unwrap();
-        let cfg = config(dir.path(), 10, 2500);
-        let ch = Channel::new("t", "c", cfg.clone());
-        ch.put_batch(&[msg(1), msg(2)], Duration::ZERO, OnFailure::Reject, None)
-            .unwrap();
-        ch.put_batch(&[msg(3)], Duration::from_secs(60), OnFailure::Reject, None)
-            .unwrap();
-        let client = Arc::new(ClientShared::new(1, "a".into(), "a".into(), 0));
-        let mut out = Vec::new();
-        ch.pull(&client, 1, Duration::from_secs(60), 0, &mut out);
-        assert_eq!(out[0].id, msg(1).id);
-        assert_eq!(ch.close(), 0);
-
-        let file = deferred_store::path(dir.path(), "t:c");
-        let due = deferred_store::load(&file);
-        assert_eq!(due.keys().collect::<Vec<_>>(), vec![&msg(3).id]);
-        let ahead = due[&msg(3).id] - crate::clock::unix_nanos();
-        assert!(ahead > 50_000_000_000 && ahead <= 60_000_000_000, "{ahead}");
-
-        // Reopened: memory (2), in flight (1, attempts kept), then the deferred one, which
-        // goes back to the deferred queue when it is read.
-        let ch = Channel::new("t", "c", cfg);
-        assert_eq!(ch.depth(), 3);
-        let mut out = Vec::new();
-        ch.pull(&client, 10, Duration::from_secs(60), 0, &mut out);
-        let got: Vec<(MessageId, u16)> = out.iter().map(|m| (m.id, m.attempts)).collect();
-        assert_eq!(got, vec![(msg(2).id, 1), (msg(1).id, 2)]);
-        assert_eq!(ch.stats(false).deferred_count, 1);
-        assert_eq!(ch.depth(), 0);
     }
 }
