@@ -6,8 +6,11 @@
 //! - [`Nsqd`]: a running nsqd child process with its log lines and bound addresses.
 //! - [`RawConn`]: a blocking TCP V2 client that reads raw frames.
 //! - [`http`]: a minimal HTTP/1.1 client.
+//! - [`compat`]: runs the real clients' compatibility scripts.
 
+pub mod compat;
 mod conn;
+mod daemon;
 mod http;
 pub mod lookupd;
 mod process;

@@ -4,18 +4,14 @@
 //!   bound addresses, plus helpers for its HTTP API.
 //! - [`LookupConn`]: a blocking V1 client that reads raw size-prefixed responses.
 
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::sync::{Arc, Condvar, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::daemon::{Daemon, HTTP_LISTENING, TCP_LISTENING};
 use crate::{http_get, http_post, HttpResponse};
-
-const STARTUP_DEADLINE: Duration = Duration::from_secs(10);
-const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The binary under test: `$NSQLOOKUPD_BIN`, else `nsqlookupd` next to the `deps/` directory
@@ -43,74 +39,12 @@ pub fn nsqlookupd_bin() -> PathBuf {
     bin
 }
 
-/// Log lines collected from the child's stderr by a reader thread.
-#[derive(Default)]
-struct Lines {
-    lines: Mutex<Vec<String>>,
-    grew: Condvar,
-}
-
-impl Lines {
-    fn follow(stderr: impl Read + Send + 'static) -> (Arc<Lines>, JoinHandle<()>) {
-        let lines = Arc::new(Lines::default());
-        let sink = lines.clone();
-        let reader = std::thread::spawn(move || {
-            for line in BufReader::new(stderr).split(b'\n') {
-                let Ok(mut line) = line else { break };
-                if line.last() == Some(&b'\r') {
-                    line.pop();
-                }
-                sink.lines
-                    .lock()
-                    .unwrap()
-                    .push(String::from_utf8_lossy(&line).into_owned());
-                sink.grew.notify_all();
-            }
-        });
-        (lines, reader)
-    }
-
-    fn snapshot(&self) -> Vec<String> {
-        self.lines.lock().unwrap().clone()
-    }
-
-    fn wait(&self, timeout: Duration, mut pred: impl FnMut(&[String]) -> bool) -> bool {
-        let deadline = Instant::now() + timeout;
-        let mut lines = self.lines.lock().unwrap();
-        loop {
-            if pred(&lines) {
-                return true;
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            let step = (deadline - now).min(Duration::from_millis(50));
-            lines = self.grew.wait_timeout(lines, step).unwrap().0;
-        }
-    }
-}
-
-/// The address after `marker` on the first line that has it, `marker` starting a word.
-fn listen_addr(lines: &[String], marker: &str) -> Option<SocketAddr> {
-    lines.iter().find_map(|l| {
-        let at = l.find(marker)?;
-        if at > 0 && l.as_bytes()[at - 1].is_ascii_alphanumeric() {
-            return None;
-        }
-        l[at + marker.len()..].trim().parse().ok()
-    })
-}
-
 /// A running nsqlookupd started on loopback port 0.
 pub struct Nsqlookupd {
     pub tcp_addr: SocketAddr,
     pub http_addr: SocketAddr,
     args: Vec<String>,
-    child: Child,
-    logs: Arc<Lines>,
-    reader: Option<JoinHandle<()>>,
-    status: Option<ExitStatus>,
+    daemon: Daemon,
 }
 
 impl Nsqlookupd {
@@ -127,66 +61,35 @@ impl Nsqlookupd {
             "--broadcast-address=127.0.0.1".to_string(),
         ];
         args.extend(extra_args.iter().map(|s| s.to_string()));
-        let (child, logs, reader) = launch(&args);
+        let daemon = launch(&args);
         let mut l = Nsqlookupd {
             tcp_addr: SocketAddr::from(([0, 0, 0, 0], 0)),
             http_addr: SocketAddr::from(([0, 0, 0, 0], 0)),
             args,
-            child,
-            logs,
-            reader: Some(reader),
-            status: None,
+            daemon,
         };
-        l.await_listeners();
+        l.read_listeners();
         l
     }
 
     /// Stops this nsqlookupd (SIGTERM) and starts a new one on the same ports, with the same
     /// arguments; it starts with an empty registration DB, as any restart does.
     pub fn restart_same_ports(&mut self) {
-        if self.status.is_none() {
+        if !self.daemon.exited() {
             let status = self.terminate();
             assert!(status.success(), "nsqlookupd exited with {status}");
         }
         let mut args = self.args.clone();
         args.push(format!("--tcp-address={}", self.tcp_addr));
         args.push(format!("--http-address={}", self.http_addr));
-        let (child, logs, reader) = launch(&args);
-        self.child = child;
-        self.logs = logs;
-        self.reader = Some(reader);
-        self.status = None;
-        self.await_listeners();
+        self.daemon = launch(&args);
+        self.read_listeners();
     }
 
-    fn await_listeners(&mut self) {
-        let deadline = Instant::now() + STARTUP_DEADLINE;
-        loop {
-            let found = self.logs.wait(Duration::from_millis(100), |l| {
-                listen_addr(l, "TCP: listening on ").is_some()
-                    && listen_addr(l, "HTTP: listening on ").is_some()
-            });
-            if found {
-                break;
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                self.status = Some(status);
-                self.join_reader();
-                panic!(
-                    "nsqlookupd exited with {status} before listening; log:\n{}",
-                    self.logs().join("\n")
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "nsqlookupd did not log both listening lines within {STARTUP_DEADLINE:?}; \
-                 log:\n{}",
-                self.logs().join("\n")
-            );
-        }
-        let lines = self.logs();
-        self.tcp_addr = listen_addr(&lines, "TCP: listening on ").unwrap_or(self.tcp_addr);
-        self.http_addr = listen_addr(&lines, "HTTP: listening on ").unwrap_or(self.http_addr);
+    fn read_listeners(&mut self) {
+        let addr = |marker| self.daemon.listen_addr(marker).and_then(|a| a.parse().ok());
+        self.tcp_addr = addr(TCP_LISTENING).unwrap_or(self.tcp_addr);
+        self.http_addr = addr(HTTP_LISTENING).unwrap_or(self.http_addr);
     }
 
     /// Starts nsqlookupd with exactly `args`, output captured; for runs that exit on their own.
@@ -282,96 +185,41 @@ impl Nsqlookupd {
     }
 
     pub fn logs(&self) -> Vec<String> {
-        self.logs.snapshot()
+        self.daemon.logs()
     }
 
     pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> bool {
-        self.logs
-            .wait(timeout, |l| l.iter().any(|line| line.contains(needle)))
+        self.daemon.wait_for_log(needle, timeout)
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.daemon.pid()
     }
 
     pub fn signal(&mut self, sig: libc::c_int) {
-        if self.status.is_none() {
-            // SAFETY: kill(2) on the pid of our own unreaped child.
-            unsafe {
-                libc::kill(self.child.id() as libc::pid_t, sig);
-            }
-        }
+        self.daemon.signal(sig)
     }
 
     /// SIGTERM, then the exit status (10 s deadline); the log then holds the shutdown lines.
     pub fn terminate(&mut self) -> ExitStatus {
-        self.signal(libc::SIGTERM);
-        match self.wait_exit(SHUTDOWN_DEADLINE) {
-            Some(status) => status,
-            None => {
-                self.kill();
-                panic!(
-                    "nsqlookupd did not exit within {SHUTDOWN_DEADLINE:?} of SIGTERM; log:\n{}",
-                    self.logs().join("\n")
-                );
-            }
-        }
+        self.daemon.terminate()
     }
 
     /// Waits up to `timeout` for the process to exit on its own; the log reader is drained
     /// first so [`Nsqlookupd::logs`] then holds every line.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(s) = self.status {
-                return Some(s);
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                self.status = Some(status);
-                self.join_reader();
-                return Some(status);
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        self.daemon.wait_exit(timeout)
     }
 
     pub fn kill(&mut self) {
-        if self.status.is_none() {
-            let _ = self.child.kill();
-            if let Ok(status) = self.child.wait() {
-                self.status = Some(status);
-            }
-            self.join_reader();
-        }
-    }
-
-    fn join_reader(&mut self) {
-        if let Some(r) = self.reader.take() {
-            let _ = r.join();
-        }
+        self.daemon.kill()
     }
 }
 
-impl Drop for Nsqlookupd {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn launch(args: &[String]) -> (Child, Arc<Lines>, JoinHandle<()>) {
-    let mut child = Command::new(nsqlookupd_bin())
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn nsqlookupd");
-    let stderr = child.stderr.take().expect("stderr piped");
-    let (logs, reader) = Lines::follow(stderr);
-    (child, logs, reader)
+fn launch(args: &[String]) -> Daemon {
+    let mut cmd = Command::new(nsqlookupd_bin());
+    cmd.args(args);
+    Daemon::start("nsqlookupd", cmd)
 }
 
 /// A blocking lookup protocol V1 client reading raw `[size][data]` responses.
@@ -471,125 +319,5 @@ impl LookupConn {
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => false,
             Err(e) => panic!("read failed: {e}"),
         }
-    }
-}
-
-/// The real client libraries the compatibility scripts drive.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CompatClient {
-    /// `tests/compat/python/pynsq_compat.py` on `$NSQ_PYTHON`, else `./.venv/bin/python`.
-    Pynsq,
-    /// `tests/compat/node/nsqjs_compat.js` on `$NSQ_NODE`, else `node`.
-    Nsqjs,
-}
-
-/// How long a compatibility script may run before it is killed (the scripts stop themselves
-/// after 60 s).
-const COMPAT_HARD_LIMIT: Duration = Duration::from_secs(120);
-
-impl CompatClient {
-    fn workspace() -> PathBuf {
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .expect("tests/ lives in the workspace")
-            .to_path_buf()
-    }
-
-    /// The interpreter and script, or None when the client is missing and
-    /// `NSQ_SKIP_COMPAT=1` allows skipping; panics when it is missing otherwise.
-    fn program(self) -> Option<(PathBuf, PathBuf)> {
-        let root = CompatClient::workspace();
-        let (program, script, probe): (PathBuf, PathBuf, [&str; 2]) = match self {
-            CompatClient::Pynsq => {
-                let venv = root.join(".venv/bin/python");
-                let python = std::env::var_os("NSQ_PYTHON").map_or_else(
-                    || {
-                        if venv.exists() {
-                            venv.clone()
-                        } else {
-                            PathBuf::from("python3")
-                        }
-                    },
-                    PathBuf::from,
-                );
-                (
-                    python,
-                    root.join("tests/compat/python/pynsq_compat.py"),
-                    ["-c", "import nsq, tornado"],
-                )
-            }
-            CompatClient::Nsqjs => (
-                std::env::var_os("NSQ_NODE").map_or_else(|| PathBuf::from("node"), PathBuf::from),
-                root.join("tests/compat/node/nsqjs_compat.js"),
-                ["-e", "require('nsqjs')"],
-            ),
-        };
-        let ok = Command::new(&program)
-            .args(probe)
-            .current_dir(script.parent().expect("script directory"))
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if ok {
-            return Some((program, script));
-        }
-        if std::env::var("NSQ_SKIP_COMPAT").is_ok_and(|v| v == "1") {
-            eprintln!("skipping {self:?} compatibility test (NSQ_SKIP_COMPAT=1)");
-            return None;
-        }
-        panic!(
-            "{self:?} is not available to {}: install it with ./scripts/setup-compat.sh \
-             (or set NSQ_SKIP_COMPAT=1)",
-            program.display()
-        );
-    }
-
-    /// Runs `scenario` with `args`; Ok(stdout) when it printed `PASS <scenario> `, else
-    /// Err(stdout and stderr). None when skipped.
-    pub fn run(self, scenario: &str, args: &[String]) -> Option<Result<String, String>> {
-        let (program, script) = self.program()?;
-        let mut child = Command::new(&program)
-            .arg(&script)
-            .arg(scenario)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {}: {e}", program.display()));
-        let drain = |mut pipe: Box<dyn Read + Send>| {
-            std::thread::spawn(move || {
-                let mut text = String::new();
-                let _ = pipe.read_to_string(&mut text);
-                text
-            })
-        };
-        let out = drain(Box::new(child.stdout.take().expect("stdout piped")));
-        let err = drain(Box::new(child.stderr.take().expect("stderr piped")));
-        let deadline = Instant::now() + COMPAT_HARD_LIMIT;
-        let status = loop {
-            if let Some(status) = child.try_wait().expect("try_wait") {
-                break Some(status);
-            }
-            if Instant::now() >= deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        let stdout = out.join().unwrap_or_default();
-        let stderr = err.join().unwrap_or_default();
-        let passed = status.is_some_and(|s| s.success())
-            && stdout
-                .lines()
-                .any(|l| l.starts_with(&format!("PASS {scenario} ")));
-        Some(if passed {
-            Ok(stdout)
-        } else {
-            Err(format!(
-                "--- stdout\n{stdout}\n--- stderr\n{stderr}{}",
-                if status.is_none() { "\n(killed)" } else { "" }
-            ))
-        })
     }
 }

@@ -1,17 +1,13 @@
 //! Spawning nsqd and following its log output.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStderr, Command, ExitStatus, Output, Stdio};
-use std::sync::{Arc, Condvar, Mutex};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// How long nsqd gets to print both "listening on" lines.
-const STARTUP_DEADLINE: Duration = Duration::from_secs(10);
-/// How long nsqd gets to exit after SIGTERM.
-const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
+use crate::daemon::{find_listen_addr, Daemon, HTTP_LISTENING, TCP_LISTENING};
 
 /// The nsqd binary under test: `$NSQD_BIN`, else `nsqd` next to the `deps/` directory that
 /// holds the running test executable (that is, `target/<profile>/nsqd`).
@@ -37,74 +33,6 @@ pub fn nsqd_bin() -> PathBuf {
     bin
 }
 
-/// Log lines shared between the reader thread and the test.
-#[derive(Default)]
-struct LogBook {
-    lines: Mutex<Vec<String>>,
-    grew: Condvar,
-}
-
-impl LogBook {
-    fn push(&self, line: String) {
-        self.lines.lock().unwrap().push(line);
-        self.grew.notify_all();
-    }
-
-    fn snapshot(&self) -> Vec<String> {
-        self.lines.lock().unwrap().clone()
-    }
-
-    /// Waits until `pred` holds on the lines seen so far (or the deadline passes).
-    fn wait(&self, timeout: Duration, mut pred: impl FnMut(&[String]) -> bool) -> bool {
-        let deadline = Instant::now() + timeout;
-        let mut lines = self.lines.lock().unwrap();
-        loop {
-            if pred(&lines) {
-                return true;
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            // Wake up periodically too, so a child that died is noticed by the caller.
-            let step = (deadline - now).min(Duration::from_millis(50));
-            lines = self.grew.wait_timeout(lines, step).unwrap().0;
-        }
-    }
-}
-
-fn spawn_log_reader(stderr: ChildStderr, book: Arc<LogBook>) -> JoinHandle<()> {
-    std::thread::spawn(move || {
-        let mut reader = BufReader::new(stderr);
-        let mut buf = Vec::new();
-        loop {
-            buf.clear();
-            match reader.read_until(b'\n', &mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    while buf.last() == Some(&b'\n') || buf.last() == Some(&b'\r') {
-                        buf.pop();
-                    }
-                    book.push(String::from_utf8_lossy(&buf).into_owned());
-                }
-            }
-        }
-    })
-}
-
-/// Returns the text after `marker` in the first line containing it (the address nsqd printed).
-fn find_listen_addr(lines: &[String], marker: &str) -> Option<String> {
-    lines.iter().find_map(|l| {
-        let at = l.find(marker)?;
-        // "HTTP: listening on" must not be taken for "HTTPS: listening on" and vice versa;
-        // the markers are distinct, but "TCP:" needs a word boundary before it.
-        if at > 0 && l.as_bytes()[at - 1].is_ascii_alphanumeric() {
-            return None;
-        }
-        Some(l[at + marker.len()..].trim().to_string())
-    })
-}
-
 fn parse_addr(text: &str) -> SocketAddr {
     // Unix-socket listeners have no SocketAddr; the raw text stays available in *_listen.
     text.parse()
@@ -120,10 +48,7 @@ pub struct Nsqd {
     /// The address text exactly as logged in `HTTP: listening on <addr>`.
     pub http_listen: String,
     pub data_dir: tempfile::TempDir,
-    child: Child,
-    logs: Arc<LogBook>,
-    reader: Option<JoinHandle<()>>,
-    status: Option<ExitStatus>,
+    daemon: Daemon,
 }
 
 impl Nsqd {
@@ -140,69 +65,36 @@ impl Nsqd {
 
     /// Like [`Nsqd::start_with`] but on an existing data directory (restart tests).
     pub fn start_in(data_dir: tempfile::TempDir, extra_args: &[&str]) -> Nsqd {
-        let (child, logs, reader) = launch(data_dir.path(), extra_args);
+        let daemon = launch(data_dir.path(), extra_args);
         let mut nsqd = Nsqd {
             tcp_addr: parse_addr(""),
             http_addr: parse_addr(""),
             tcp_listen: String::new(),
             http_listen: String::new(),
             data_dir,
-            child,
-            logs,
-            reader: Some(reader),
-            status: None,
+            daemon,
         };
-        nsqd.await_listeners();
+        nsqd.read_listeners();
         nsqd
     }
 
     /// Stops this nsqd (SIGTERM, as a clean shutdown) and starts a new one on the same data
     /// directory. Addresses and logs then refer to the new process.
     pub fn restart_with(&mut self, extra_args: &[&str]) {
-        if self.status.is_none() {
+        if !self.daemon.exited() {
             let status = self.terminate();
             assert!(
                 status.success(),
                 "nsqd exited with {status} on SIGTERM before restart"
             );
         }
-        let (child, logs, reader) = launch(self.data_dir.path(), extra_args);
-        self.child = child;
-        self.logs = logs;
-        self.reader = Some(reader);
-        self.status = None;
-        self.await_listeners();
+        self.daemon = launch(self.data_dir.path(), extra_args);
+        self.read_listeners();
     }
 
-    fn await_listeners(&mut self) {
-        let deadline = Instant::now() + STARTUP_DEADLINE;
-        loop {
-            let found = self.logs.wait(Duration::from_millis(100), |lines| {
-                find_listen_addr(lines, "TCP: listening on ").is_some()
-                    && find_listen_addr(lines, "HTTP: listening on ").is_some()
-            });
-            if found {
-                break;
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                self.status = Some(status);
-                self.join_reader();
-                panic!(
-                    "nsqd exited with {status} before listening; log:\n{}",
-                    self.logs().join("\n")
-                );
-            }
-            if Instant::now() >= deadline {
-                panic!(
-                    "nsqd did not log both `TCP: listening on` and `HTTP: listening on` within \
-                     {STARTUP_DEADLINE:?}; log so far:\n{}",
-                    self.logs().join("\n")
-                );
-            }
-        }
-        let lines = self.logs();
-        self.tcp_listen = find_listen_addr(&lines, "TCP: listening on ").unwrap_or_default();
-        self.http_listen = find_listen_addr(&lines, "HTTP: listening on ").unwrap_or_default();
+    fn read_listeners(&mut self) {
+        self.tcp_listen = self.daemon.listen_addr(TCP_LISTENING).unwrap_or_default();
+        self.http_listen = self.daemon.listen_addr(HTTP_LISTENING).unwrap_or_default();
         self.tcp_addr = parse_addr(&self.tcp_listen);
         self.http_addr = parse_addr(&self.http_listen);
     }
@@ -243,100 +135,58 @@ impl Nsqd {
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.daemon.pid()
     }
 
     /// Every log line printed so far (stderr, newline stripped).
     pub fn logs(&self) -> Vec<String> {
-        self.logs.snapshot()
+        self.daemon.logs()
     }
 
     /// Waits until some log line contains `needle`.
     pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> bool {
-        self.logs
-            .wait(timeout, |lines| lines.iter().any(|l| l.contains(needle)))
+        self.daemon.wait_for_log(needle, timeout)
     }
 
     /// The HTTPS listener address, if nsqd logs `HTTPS: listening on` within 2 s.
     pub fn https_addr(&self) -> Option<SocketAddr> {
         let marker = "HTTPS: listening on ";
-        self.logs.wait(Duration::from_secs(2), |l| {
+        self.daemon.wait_logs(Duration::from_secs(2), |l| {
             find_listen_addr(l, marker).is_some()
         });
-        find_listen_addr(&self.logs(), marker).map(|a| parse_addr(&a))
+        self.daemon.listen_addr(marker).map(|a| parse_addr(&a))
     }
 
     /// Sends SIGTERM and waits (10 s deadline) for the exit status; the log reader is drained
     /// first so [`Nsqd::logs`] then holds the shutdown lines.
     pub fn terminate(&mut self) -> ExitStatus {
-        self.signal(libc::SIGTERM);
-        match self.wait_exit(SHUTDOWN_DEADLINE) {
-            Some(status) => status,
-            None => {
-                self.kill();
-                panic!(
-                    "nsqd did not exit within {SHUTDOWN_DEADLINE:?} of SIGTERM; log:\n{}",
-                    self.logs().join("\n")
-                );
-            }
-        }
+        self.daemon.terminate()
     }
 
     /// Sends `sig` to the process (if it is still running).
     pub fn signal(&mut self, sig: libc::c_int) {
-        if self.status.is_none() {
-            let pid = self.child.id() as libc::pid_t;
-            // SAFETY: plain kill(2) on the pid of our own unreaped child.
-            unsafe {
-                libc::kill(pid, sig);
-            }
-        }
+        self.daemon.signal(sig)
     }
 
     /// Waits up to `timeout` for the process to exit on its own.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        if let Some(s) = self.status {
-            return Some(s);
-        }
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                self.status = Some(status);
-                self.join_reader();
-                return Some(status);
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        self.daemon.wait_exit(timeout)
     }
 
     /// SIGKILL, then reap.
     pub fn kill(&mut self) {
-        if self.status.is_none() {
-            let _ = self.child.kill();
-            if let Ok(status) = self.child.wait() {
-                self.status = Some(status);
-            }
-            self.join_reader();
-        }
-    }
-
-    fn join_reader(&mut self) {
-        if let Some(r) = self.reader.take() {
-            let _ = r.join();
-        }
+        self.daemon.kill()
     }
 }
 
 impl Drop for Nsqd {
+    // The process must be gone before `data_dir` is removed.
     fn drop(&mut self) {
-        self.kill();
+        self.daemon.kill();
     }
 }
 
-fn launch(data_dir: &Path, extra_args: &[&str]) -> (Child, Arc<LogBook>, JoinHandle<()>) {
+fn launch(data_dir: &Path, extra_args: &[&str]) -> Daemon {
     let mut args = vec![
         "--tcp-address=127.0.0.1:0".to_string(),
         "--http-address=127.0.0.1:0".to_string(),
@@ -345,18 +195,9 @@ fn launch(data_dir: &Path, extra_args: &[&str]) -> (Child, Arc<LogBook>, JoinHan
         format!("--data-path={}", data_dir.display()),
     ];
     args.extend(extra_args.iter().map(|s| s.to_string()));
-    let mut child = Command::new(nsqd_bin())
-        .args(&args)
-        .current_dir(data_dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn nsqd");
-    let logs = Arc::new(LogBook::default());
-    let stderr = child.stderr.take().expect("stderr piped");
-    let reader = spawn_log_reader(stderr, logs.clone());
-    (child, logs, reader)
+    let mut cmd = Command::new(nsqd_bin());
+    cmd.args(&args).current_dir(data_dir);
+    Daemon::start("nsqd", cmd)
 }
 
 /// An nsqd started by [`Nsqd::spawn_raw`]: no defaults added, output captured.

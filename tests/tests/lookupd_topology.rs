@@ -9,7 +9,8 @@
 
 use std::time::Duration;
 
-use nsq_tests::lookupd::{CompatClient, Nsqlookupd};
+use nsq_tests::compat::CompatClient;
+use nsq_tests::lookupd::Nsqlookupd;
 use nsq_tests::{http_post, stats_channel, wait_until, Nsqd};
 
 const PER_NODE: usize = 300;
