@@ -80,6 +80,38 @@ pub fn perform<T>(step: Step<T>) -> Outcome<T> {
     }
 }
 
+/// The rest of every daemon's `main`: NSQ-format logging with the resolved prefix and level, a
+/// multi-thread runtime, and the daemon run to completion. A failure is logged as `FATAL:`
+/// and the process exits with status 1.
+pub fn run_daemon<F>(log_prefix: &str, log_level: crate::logging::LogLevel, daemon: F)
+where
+    F: std::future::Future<Output = Result<(), String>>,
+{
+    crate::logging::init(log_prefix, log_level);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => exit_fatal(&format!("failed to start the runtime - {e}")),
+    };
+    if let Err(msg) = runtime.block_on(daemon) {
+        exit_fatal(&msg);
+    }
+}
+
+/// A fatal error before the options are known: logged with the daemon's default prefix.
+pub fn exit_fatal_at_start(default_prefix: &str, msg: &str) -> ! {
+    crate::logging::init(default_prefix, crate::logging::LogLevel::Info);
+    exit_fatal(msg)
+}
+
+/// Logs `msg` as a FATAL line and exits with status 1.
+fn exit_fatal(msg: &str) -> ! {
+    crate::fatal!("{}", msg);
+    std::process::exit(1);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

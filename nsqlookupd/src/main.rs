@@ -1,6 +1,6 @@
 //! The nsqlookupd binary: parse flags and config, set up logging, run until SIGINT/SIGTERM.
 
-use nsq_common::cli::Outcome;
+use nsq_common::cli::{exit_fatal_at_start, run_daemon, Outcome};
 use nsqlookupd::options::parse_args;
 
 fn main() {
@@ -8,25 +8,8 @@ fn main() {
     let opts = match parse_args(&args) {
         Ok(Outcome::Run(opts)) => opts,
         Ok(Outcome::Exit(code)) => std::process::exit(code),
-        Err(msg) => {
-            nsq_common::logging::init("[nsqlookupd] ", nsq_common::logging::LogLevel::Info);
-            nsq_common::fatal!("{}", msg);
-            std::process::exit(1);
-        }
+        Err(msg) => exit_fatal_at_start("[nsqlookupd] ", &msg),
     };
-    nsq_common::logging::init(&opts.log_prefix, opts.log_level);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            nsq_common::fatal!("failed to start the runtime - {}", e);
-            std::process::exit(1);
-        }
-    };
-    if let Err(msg) = runtime.block_on(nsqlookupd::server::run(opts)) {
-        nsq_common::fatal!("{}", msg);
-        std::process::exit(1);
-    }
+    let (prefix, level) = (opts.log_prefix.clone(), opts.log_level);
+    run_daemon(&prefix, level, nsqlookupd::server::run(opts));
 }

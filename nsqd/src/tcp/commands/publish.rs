@@ -62,25 +62,14 @@ impl Connection {
         if !is_valid_topic_name(params[1]) {
             return Err(err::bad_topic("PUB", params[1]));
         }
-        let size = match self.message_body("PUB", rbuf, line_len)? {
-            Ok(size) => size,
-            Err(need) => return Ok(Exec::NeedMore(need)),
-        };
-        if let Some(wait) = self.check_auth("PUB", params[1], b"")? {
-            return Ok(wait);
-        }
-        let body = take_body(rbuf, line_len, size);
-        let name = as_name(params[1]);
-        let topic = self.topic_for_publish(name);
-        self.put_publish(
-            &topic,
-            std::slice::from_ref(&body),
-            Duration::ZERO,
+        self.publish_one(
+            "PUB",
             PubKind::Pub,
-        )?;
-        self.client.count_publish(name, 1);
-        self.send_response(OK);
-        Ok(Exec::Done)
+            params[1],
+            rbuf,
+            line_len,
+            Duration::ZERO,
+        )
     }
 
     pub(super) fn dpub(
@@ -101,18 +90,32 @@ impl Connection {
         if ms_signed < 0 || ms_signed > max_ms {
             return Err(err::dpub_timeout_out_of_range(ms_signed, max_ms));
         }
-        let size = match self.message_body("DPUB", rbuf, line_len)? {
+        let defer = Duration::from_millis(ms);
+        self.publish_one("DPUB", PubKind::Dpub, params[1], rbuf, line_len, defer)
+    }
+
+    /// The part PUB and DPUB share once their line is checked: the body (P-053/P-055), the
+    /// auth check, the put and the `OK`.
+    fn publish_one(
+        &mut self,
+        cmd: &str,
+        kind: PubKind,
+        topic_name: &[u8],
+        rbuf: &mut BytesMut,
+        line_len: usize,
+        defer: Duration,
+    ) -> CmdResult {
+        let size = match self.message_body(cmd, rbuf, line_len)? {
             Ok(size) => size,
             Err(need) => return Ok(Exec::NeedMore(need)),
         };
-        if let Some(wait) = self.check_auth("DPUB", params[1], b"")? {
+        if let Some(wait) = self.check_auth(cmd, topic_name, b"")? {
             return Ok(wait);
         }
         let body = take_body(rbuf, line_len, size);
-        let name = as_name(params[1]);
+        let name = as_name(topic_name);
         let topic = self.topic_for_publish(name);
-        let defer = Duration::from_millis(ms);
-        self.put_publish(&topic, std::slice::from_ref(&body), defer, PubKind::Dpub)?;
+        self.put_publish(&topic, std::slice::from_ref(&body), defer, kind)?;
         self.client.count_publish(name, 1);
         self.send_response(OK);
         Ok(Exec::Done)
