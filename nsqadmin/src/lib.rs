@@ -1,0 +1,1 @@
+//! nsqadmin: the cluster's web UI and its `/api/*` (spec §7).

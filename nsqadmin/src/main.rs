@@ -1,0 +1,3 @@
+//! The nsqadmin binary.
+
+fn main() {}

@@ -1,0 +1,3 @@
+//! nsq_stat (spec §8).
+
+fn main() {}

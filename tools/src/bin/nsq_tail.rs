@@ -1,0 +1,3 @@
+//! nsq_tail (spec §8).
+
+fn main() {}

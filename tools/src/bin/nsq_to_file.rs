@@ -1,0 +1,3 @@
+//! nsq_to_file (spec §8).
+
+fn main() {}

@@ -1,0 +1,3 @@
+//! nsq_to_http (spec §8).
+
+fn main() {}

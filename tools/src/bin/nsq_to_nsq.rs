@@ -1,0 +1,3 @@
+//! nsq_to_nsq (spec §8).
+
+fn main() {}

@@ -1,0 +1,3 @@
+//! to_nsq (spec §8).
+
+fn main() {}
