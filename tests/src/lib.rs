@@ -17,7 +17,7 @@ mod process;
 
 pub use conn::{mpub_body, Msg, RawConn, FRAME_ERROR, FRAME_MESSAGE, FRAME_RESPONSE};
 pub use http::{http, http_get, http_post, http_with_headers, HttpResponse};
-pub use process::{nsqd_bin, Nsqd, RawNsqd};
+pub use process::{bin_path, nsqd_bin, Nsqd, RawNsqd};
 
 use std::time::{Duration, Instant};
 

@@ -17,6 +17,12 @@ pub fn nsqd_bin() -> PathBuf {
         assert!(p.is_file(), "NSQD_BIN={} does not exist", p.display());
         return p;
     }
+    bin_path("nsqd")
+}
+
+/// A workspace binary (a daemon or a tool) of the profile the tests run under:
+/// `target/<profile>/<name>`, found next to the `deps/` directory of the running test.
+pub fn bin_path(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
     let deps = exe.parent().expect("test exe has a directory");
     let profile_dir = if deps.ends_with("deps") {
@@ -24,10 +30,10 @@ pub fn nsqd_bin() -> PathBuf {
     } else {
         deps
     };
-    let bin = profile_dir.join("nsqd");
+    let bin = profile_dir.join(name);
     assert!(
         bin.is_file(),
-        "nsqd binary not found at {} -- build it first: cargo build --bins (or set NSQD_BIN)",
+        "{name} binary not found at {} -- build it first: cargo build --workspace --bins",
         bin.display()
     );
     bin
