@@ -82,7 +82,7 @@ pub fn perform<T>(step: Step<T>) -> Outcome<T> {
 
 /// The rest of every daemon's `main`: NSQ-format logging with the resolved prefix and level, a
 /// multi-thread runtime, and the daemon run to completion. A failure is logged as `FATAL:`
-/// and the process exits with status 1.
+/// (unless its message is empty: already logged) and the process exits with status 1.
 pub fn run_daemon<F>(log_prefix: &str, log_level: crate::logging::LogLevel, daemon: F)
 where
     F: std::future::Future<Output = Result<(), String>>,
@@ -95,8 +95,11 @@ where
         Ok(rt) => rt,
         Err(e) => exit_fatal(&format!("failed to start the runtime - {e}")),
     };
-    if let Err(msg) = runtime.block_on(daemon) {
-        exit_fatal(&msg);
+    match runtime.block_on(daemon) {
+        Ok(()) => {}
+        // An empty message: the daemon logged its FATAL line itself, before shutting down.
+        Err(msg) if msg.is_empty() => std::process::exit(1),
+        Err(msg) => exit_fatal(&msg),
     }
 }
 

@@ -68,10 +68,14 @@ async fn accept_loop(
         };
         let (tcp, peer) = match accepted {
             Ok(a) => a,
-            Err(e) => {
-                tracing::error!("HTTPS: accept failed - {}", e);
+            Err(e) if crate::listen::accept_error_is_transient(&e) => {
+                tracing::warn!("HTTPS: temporary Accept() failure - {}", e);
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
+            }
+            Err(e) => {
+                nsqd.fail_listener(&format!("http.Serve() error - {e}"));
+                break;
             }
         };
         let acceptor = acceptor.clone();

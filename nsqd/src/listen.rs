@@ -195,3 +195,43 @@ mod tests {
         assert!(bind(addr).await.is_ok());
     }
 }
+
+/// Whether a failed `accept` is worth retrying, as Go's `Temporary()` errors are: the process
+/// or system ran out of descriptors or buffers, or the peer gave up before we took the
+/// connection. Anything else means the listener is broken (BEH-104).
+pub fn accept_error_is_transient(e: &io::Error) -> bool {
+    use io::ErrorKind::*;
+    if matches!(
+        e.kind(),
+        ConnectionAborted | ConnectionReset | Interrupted | WouldBlock | TimedOut
+    ) {
+        return true;
+    }
+    matches!(
+        e.raw_os_error(),
+        Some(
+            libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM | libc::EPROTO | libc::EPERM
+        )
+    )
+}
+
+#[cfg(test)]
+mod accept_error_tests {
+    use super::*;
+
+    #[test]
+    fn running_out_of_descriptors_is_transient_a_bad_descriptor_is_not() {
+        assert!(accept_error_is_transient(&io::Error::from_raw_os_error(
+            libc::EMFILE
+        )));
+        assert!(accept_error_is_transient(&io::Error::from(
+            io::ErrorKind::ConnectionAborted
+        )));
+        assert!(!accept_error_is_transient(&io::Error::from_raw_os_error(
+            libc::EBADF
+        )));
+        assert!(!accept_error_is_transient(&io::Error::from_raw_os_error(
+            libc::EINVAL
+        )));
+    }
+}

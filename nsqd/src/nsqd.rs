@@ -29,6 +29,8 @@ pub struct Nsqd {
     pub started_at: Instant,
     /// Cancelled to start the clean shutdown.
     pub shutdown: CancellationToken,
+    /// Cancelled when a listener fails for good (BEH-104): nsqd then shuts down and exits 1.
+    pub listener_failed: CancellationToken,
     /// The bound TCP addresses; unset for a unix-socket or disabled listener.
     pub tcp_addr: OnceLock<SocketAddr>,
     pub http_addr: OnceLock<SocketAddr>,
@@ -55,6 +57,7 @@ impl Nsqd {
             start_time: crate::clock::unix_secs(),
             started_at: Instant::now(),
             shutdown: CancellationToken::new(),
+            listener_failed: CancellationToken::new(),
             tcp_addr: OnceLock::new(),
             http_addr: OnceLock::new(),
             tcp_unix: OnceLock::new(),
@@ -63,6 +66,15 @@ impl Nsqd {
             queue_cfg,
             loading: std::sync::atomic::AtomicBool::new(false),
         })
+    }
+
+    /// A listener cannot accept any more (BEH-104): logs the FATAL line once and asks `run`
+    /// for the clean shutdown and exit status 1.
+    pub fn fail_listener(&self, err: &str) {
+        if !self.listener_failed.is_cancelled() {
+            nsq_common::fatal!("{}", err);
+            self.listener_failed.cancel();
+        }
     }
 
     pub fn options(&self) -> Arc<Options> {

@@ -213,8 +213,16 @@ pub async fn run(opts: Options) -> Result<(), String> {
     // soon as it reads the "listening on" lines.
     let signals = Signals::install();
     let server = start(opts).await?;
-    signals.wait().await;
+    let failed = server.nsqd.listener_failed.clone();
+    tokio::select! {
+        _ = signals.wait() => {}
+        _ = failed.cancelled() => {}
+    }
     server.shutdown().await;
+    if failed.is_cancelled() {
+        // The FATAL line was logged when the listener failed (BEH-104).
+        return Err(String::new());
+    }
     Ok(())
 }
 

@@ -30,10 +30,14 @@ pub async fn serve(nsqd: Arc<Nsqd>, listener: Listener, tls: Option<Arc<rustls::
                 tracing::info!("TCP: new client({})", peer.address);
                 tokio::spawn(handle(nsqd.clone(), stream, peer, tls.clone()));
             }
-            Err(e) => {
-                // Running out of file descriptors is transient; back off briefly.
-                tracing::error!("TCP: accept failed - {}", e);
+            Err(e) if crate::listen::accept_error_is_transient(&e) => {
+                // Running out of file descriptors and the like passes; back off briefly.
+                tracing::warn!("temporary Accept() failure - {}", e);
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            Err(e) => {
+                nsqd.fail_listener(&format!("listener.Accept() error - {e}"));
+                break;
             }
         }
     }
