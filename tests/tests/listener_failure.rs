@@ -22,7 +22,11 @@ fn steal_listener(pid: u32, addr: SocketAddr) -> Option<libc::c_int> {
         let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
         let mut found = None;
         for entry in fds.flatten() {
-            let Some(n) = entry.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            let Some(n) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<i32>().ok())
+            else {
                 continue;
             };
             let fd = libc::syscall(libc::SYS_pidfd_getfd, pidfd, n, 0) as libc::c_int;
@@ -33,18 +37,18 @@ fn steal_listener(pid: u32, addr: SocketAddr) -> Option<libc::c_int> {
             let mut len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
             let mut listening: libc::c_int = 0;
             let mut olen = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-            let is_match = libc::getsockname(fd, &mut sa as *mut _ as *mut libc::sockaddr, &mut len)
-                == 0
-                && sa.sin_family as libc::c_int == libc::AF_INET
-                && u16::from_be(sa.sin_port) == addr.port()
-                && libc::getsockopt(
-                    fd,
-                    libc::SOL_SOCKET,
-                    libc::SO_ACCEPTCONN,
-                    &mut listening as *mut _ as *mut libc::c_void,
-                    &mut olen,
-                ) == 0
-                && listening == 1;
+            let is_match =
+                libc::getsockname(fd, &mut sa as *mut _ as *mut libc::sockaddr, &mut len) == 0
+                    && sa.sin_family as libc::c_int == libc::AF_INET
+                    && u16::from_be(sa.sin_port) == addr.port()
+                    && libc::getsockopt(
+                        fd,
+                        libc::SOL_SOCKET,
+                        libc::SO_ACCEPTCONN,
+                        &mut listening as *mut _ as *mut libc::c_void,
+                        &mut olen,
+                    ) == 0
+                    && listening == 1;
             if is_match {
                 found = Some(fd);
                 break;
