@@ -1,26 +1,28 @@
 #!/usr/bin/env bash
-# Start a local NSQ for development: nsqlookupd (TCP 4160, HTTP 4161) and nsqd (TCP 4150,
-# HTTP 4151, data in ./data/nsqd) registered with it. Both broadcast 127.0.0.1, so consumers on
+# Start a local NSQ for development: nsqlookupd (TCP 4160, HTTP 4161), nsqd (TCP 4150,
+# HTTP 4151, data in ./data/nsqd) registered with it, and nsqadmin (http://127.0.0.1:4171)
+# watching the cluster through that nsqlookupd. Both broadcast 127.0.0.1, so consumers on
 # this machine can discover nsqd through nsqlookupd. Builds the release binaries first when they
 # are missing or out of date.
-# Ctrl-C (or SIGTERM) stops nsqd cleanly (it persists its queues), then nsqlookupd.
+# Ctrl-C (or SIGTERM) stops nsqadmin, then nsqd cleanly (it persists its queues), then nsqlookupd.
 # Extra arguments are passed to nsqd, e.g. ./scripts/run-local.sh --mem-queue-size=0
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build --release --bin nsqd --bin nsqlookupd
+cargo build --release --bin nsqd --bin nsqlookupd --bin nsqadmin
 bin="${CARGO_TARGET_DIR:-target}/release"
 
 mkdir -p ./data/nsqd
 
 lookupd_pid=""
 nsqd_pid=""
+admin_pid=""
 
 # Each daemon runs in its own session, so a Ctrl-C reaches only this script, which then asks
 # each daemon exactly once to stop (a second signal during shutdown would cut it short).
 stop() {
     trap - INT TERM
-    for pid in "$nsqd_pid" "$lookupd_pid"; do
+    for pid in "$admin_pid" "$nsqd_pid" "$lookupd_pid"; do
         if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
             kill -TERM "$pid"
             wait "$pid" || true
@@ -71,14 +73,19 @@ setsid "$bin/nsqd" --data-path=./data/nsqd --lookupd-tcp-address=127.0.0.1:4160 
 nsqd_pid=$!
 wait_for "$nsqd_pid" "nsqd to register with nsqlookupd" registered
 
+setsid "$bin/nsqadmin" --lookupd-http-address=127.0.0.1:4161 &
+admin_pid=$!
+wait_for "$admin_pid" "nsqadmin to listen" http_get 4171 /ping
+
 cat <<EOF
 run-local: NSQ is up (Ctrl-C stops it)
   nsqlookupd  TCP 127.0.0.1:4160  HTTP http://127.0.0.1:4161  (consumers: lookupd address)
   nsqd        TCP 127.0.0.1:4150  HTTP http://127.0.0.1:4151  registered with nsqlookupd
+  nsqadmin    http://127.0.0.1:4171  (the web UI, through nsqlookupd)
 EOF
 
-# If either daemon exits on its own, stop the other.
+# If any daemon exits on its own, stop the others.
 status=0
-wait -n "$nsqd_pid" "$lookupd_pid" || status=$?
+wait -n "$admin_pid" "$nsqd_pid" "$lookupd_pid" || status=$?
 stop
 exit "$status"

@@ -13,6 +13,7 @@ mod conn;
 mod daemon;
 mod http;
 pub mod lookupd;
+pub mod nsqadmin;
 mod process;
 
 pub use conn::{mpub_body, Msg, RawConn, FRAME_ERROR, FRAME_MESSAGE, FRAME_RESPONSE};
