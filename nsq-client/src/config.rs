@@ -74,6 +74,9 @@ pub struct Config {
     pub max_msg_size: usize,
 
     pub auth_secret: Option<String>,
+    /// Despite its go-nsq name, true means the auth secret IS sent to nsqlookupd as
+    /// `Authorization: Bearer <secret>`; false keeps it from lookupd.
+    pub skip_lookupd_authorization: bool,
 }
 
 impl Default for Config {
@@ -118,6 +121,7 @@ impl Default for Config {
             msg_timeout: Duration::ZERO,
             max_msg_size: 0,
             auth_secret: None,
+            skip_lookupd_authorization: true,
         }
     }
 }
@@ -297,6 +301,7 @@ impl Config {
                 "msg_timeout" => self.msg_timeout = parse_duration(v)?,
                 "max_msg_size" => self.max_msg_size = parse_num(v)?,
                 "auth_secret" => self.auth_secret = Some(v.to_string()),
+                "skip_lookupd_authorization" => self.skip_lookupd_authorization = parse_bool(v)?,
                 _ => return Err("unknown option".to_string()),
             }
             Ok(())
@@ -316,6 +321,7 @@ mod tests {
         assert_eq!(c.max_attempts, 5);
         assert_eq!(c.lookupd_poll_interval, Duration::from_secs(60));
         assert_eq!(c.user_agent, "go-nsq/1.1.0");
+        assert!(c.skip_lookupd_authorization);
         c.validate().unwrap();
     }
 
@@ -334,6 +340,8 @@ mod tests {
         assert!(c.snappy);
         assert_eq!(c.heartbeat_interval, None);
         assert_eq!(c.backoff_strategy, BackoffStrategy::FullJitter);
+        c.set("skip_lookupd_authorization", "false").unwrap();
+        assert!(!c.skip_lookupd_authorization);
         assert!(c.set("nope", "1").is_err());
         assert!(c.set("tls_v1", "yes").is_err());
     }

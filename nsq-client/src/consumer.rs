@@ -717,13 +717,7 @@ impl Inner {
     }
 
     async fn poll_lookupd(self: &Arc<Self>, addr: &str) -> Result<(), Error> {
-        let nsqds = lookup::query(
-            addr,
-            &self.topic,
-            self.config.lookupd_poll_timeout,
-            &self.config.user_agent,
-        )
-        .await?;
+        let nsqds = lookup::query(addr, &self.topic, &self.config).await?;
         for nsqd in nsqds {
             if let Err(e) = Inner::connect(self, &nsqd, false).await {
                 tracing::warn!(nsqd, "connect failed: {e}");

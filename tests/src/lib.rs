@@ -15,6 +15,7 @@ mod http;
 pub mod lookupd;
 pub mod nsqadmin;
 mod process;
+pub mod tools;
 
 pub use conn::{mpub_body, Msg, RawConn, FRAME_ERROR, FRAME_MESSAGE, FRAME_RESPONSE};
 pub use http::{http, http_get, http_post, http_with_headers, HttpResponse};

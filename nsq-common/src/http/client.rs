@@ -96,8 +96,10 @@ fn split_url(url: &str) -> Result<(&str, String), ClientError> {
     Ok((host, path))
 }
 
-/// Status code and decoded body of a complete response.
-fn parse_response(raw: &[u8]) -> Result<(u16, Vec<u8>), ClientError> {
+/// Status code and decoded body of a complete response to a `Connection: close` request (the
+/// bytes up to EOF): the body ends at `Content-Length` or the last chunk, else at EOF. Public
+/// for the client library's lookupd queries, which need their own request headers.
+pub fn parse_response(raw: &[u8]) -> Result<(u16, Vec<u8>), ClientError> {
     let head_end = find(raw, b"\r\n\r\n").ok_or(ClientError::Malformed("no end of headers"))?;
     let head = std::str::from_utf8(&raw[..head_end])
         .map_err(|_| ClientError::Malformed("headers are not text"))?;

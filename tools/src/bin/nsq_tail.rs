@@ -1,3 +1,5 @@
-//! nsq_tail (spec §8).
+//! nsq_tail (spec §8): see the library module.
 
-fn main() {}
+fn main() {
+    nsq_tools::nsq_tail::main();
+}

@@ -1,3 +1,5 @@
-//! nsq_to_http (spec §8).
+//! nsq_to_http: deliver a topic's messages as HTTP requests (spec §8.4).
 
-fn main() {}
+fn main() {
+    nsq_tools::nsq_to_http::main();
+}

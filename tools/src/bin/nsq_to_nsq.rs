@@ -1,3 +1,5 @@
-//! nsq_to_nsq (spec §8).
+//! nsq_to_nsq: copy topics from one set of nsqd to another (spec §8.5).
 
-fn main() {}
+fn main() {
+    nsq_tools::nsq_to_nsq::main();
+}

@@ -1,3 +1,5 @@
-//! to_nsq (spec §8).
+//! to_nsq (spec §8): see the library module.
 
-fn main() {}
+fn main() {
+    nsq_tools::to_nsq::main();
+}
