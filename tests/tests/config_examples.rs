@@ -6,7 +6,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use nsq_tests::lookupd::{nsqlookupd_bin, Nsqlookupd};
-use nsq_tests::{http_get, nsqd_bin, Nsqd};
+use nsq_tests::nsqadmin::Nsqadmin;
+use nsq_tests::{bin_path, http_get, nsqd_bin, Nsqd};
 
 fn example(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -31,28 +32,48 @@ fn key_of(flag: &str) -> Option<String> {
         "config" | "verbose" | "version" | "worker-id" => return None,
         "node-id" => "id".to_string(),
         "lookupd-tcp-address" => "nsqlookupd_tcp_addresses".to_string(),
+        "lookupd-http-address" => "nsqlookupd_http_addresses".to_string(),
+        "nsqd-http-address" => "nsqd_http_addresses".to_string(),
+        "admin-user" => "admin_users".to_string(),
         "auth-http-address" => "auth_http_addresses".to_string(),
         "e2e-processing-latency-percentile" => "e2e_processing_latency_percentiles".to_string(),
         other => other.replace('-', "_"),
     })
 }
 
-/// Every key is in the file, set or commented out (`key = ...` or `# key = ...`).
+/// The keys a file sets or shows commented out (`key = ...` or `# key = ...`; prose lines
+/// start with `##`).
+fn file_keys(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter_map(|l| {
+            let l = l.strip_prefix("# ").unwrap_or(l);
+            let (key, _) = l.split_once(" = ")?;
+            let is_key = !key.is_empty()
+                && key
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            is_key.then_some(key)
+        })
+        .collect()
+}
+
+/// Every key of the daemon is in the file, set or commented out, and every key in the file
+/// is one the daemon reads (so a misspelt key cannot hide in an example).
 #[track_caller]
 fn assert_every_key(file: &str, flags: &[String]) {
     let text = std::fs::read_to_string(example(file)).unwrap();
-    let mut missing = Vec::new();
-    for key in flags.iter().filter_map(|f| key_of(f)) {
-        let present = text.lines().any(|l| {
-            let l = l.strip_prefix("# ").unwrap_or(l);
-            l.strip_prefix(key.as_str())
-                .is_some_and(|rest| rest.starts_with(" = "))
-        });
-        if !present {
-            missing.push(key);
-        }
-    }
+    let in_file = file_keys(&text);
+    let known: Vec<String> = flags.iter().filter_map(|f| key_of(f)).collect();
+    let missing: Vec<&String> = known
+        .iter()
+        .filter(|k| !in_file.contains(&k.as_str()))
+        .collect();
     assert!(missing.is_empty(), "{file} lacks {missing:?}");
+    let unknown: Vec<&&str> = in_file
+        .iter()
+        .filter(|k| !known.iter().any(|known| known == *k))
+        .collect();
+    assert!(unknown.is_empty(), "{file} has unknown keys {unknown:?}");
 }
 
 #[test]
@@ -67,6 +88,13 @@ fn nsqlookupd_example_names_every_key() {
     let flags = flags(nsqlookupd_bin());
     assert!(flags.len() >= 10, "{flags:?}");
     assert_every_key("nsqlookupd.cfg.example", &flags);
+}
+
+#[test]
+fn nsqadmin_example_names_every_key() {
+    let flags = flags(bin_path("nsqadmin"));
+    assert_eq!(flags.len(), 26, "{flags:?}");
+    assert_every_key("nsqadmin.cfg.example", &flags);
 }
 
 #[test]
@@ -104,4 +132,61 @@ fn nsqlookupd_loads_its_example() {
         .logs()
         .iter()
         .all(|line| line.starts_with("[nsqlookupd] ")));
+}
+
+/// `GET /config/<opt>` of a running nsqadmin.
+fn admin_config(admin: &Nsqadmin, opt: &str) -> String {
+    let r = admin.get(&format!("/config/{opt}"));
+    assert_eq!(r.status, 200, "{opt}: {}", r.text());
+    r.text()
+}
+
+#[test]
+fn nsqadmin_loads_its_example() {
+    let lookupd = Nsqlookupd::start();
+    assert_eq!(lookupd.post("/topic/create?topic=from_example").status, 200);
+    let config = format!("--config={}", example("nsqadmin.cfg.example").display());
+    let lookupd_flag = format!("--lookupd-http-address={}", lookupd.http_addr);
+    let admin = Nsqadmin::start(&[&config, &lookupd_flag]);
+    let get = |opt: &str| admin_config(&admin, opt);
+    // The file's values...
+    assert_eq!(get("base_path"), "/");
+    assert_eq!(get("allow_config_from_cidr"), "127.0.0.1/8");
+    assert_eq!(get("admin_users"), "[]");
+    assert_eq!(get("acl_http_header"), "X-Forwarded-User");
+    assert_eq!(get("http_client_connect_timeout"), "2000000000");
+    assert_eq!(get("http_client_request_timeout"), "5000000000");
+    assert_eq!(get("http_client_tls_insecure_skip_verify"), "false");
+    assert_eq!(get("proxy_graphite"), "false");
+    assert_eq!(get("statsd_prefix"), "nsq.%s");
+    assert_eq!(get("statsd_counter_format"), "stats.counters.%s.count");
+    assert_eq!(get("statsd_gauge_format"), "stats.gauges.%s");
+    assert_eq!(get("statsd_interval"), "60000000000");
+    assert_eq!(get("log_level"), "2");
+    assert_eq!(get("log_prefix"), "[nsqadmin] ");
+    assert_eq!(get("nsqd_http_addresses"), "[]");
+    // ...while the harness's flags win over its addresses...
+    assert_eq!(get("http_address"), "127.0.0.1:0");
+    assert_eq!(
+        get("nsqlookupd_http_addresses"),
+        format!("[\"{}\"]", lookupd.http_addr)
+    );
+    // ...and nsqadmin answers from the real nsqlookupd.
+    let r = admin.get("/api/topics");
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (200, r#"{"topics":["from_example"],"message":""}"#)
+    );
+}
+
+/// Without a lookupd or nsqd address nsqadmin refuses to start (A-001), so starting with
+/// the file alone shows that the file's lookupd list was read.
+#[test]
+fn nsqadmin_example_alone_points_at_a_local_lookupd() {
+    let config = format!("--config={}", example("nsqadmin.cfg.example").display());
+    let admin = Nsqadmin::start(&[&config]);
+    assert_eq!(
+        admin_config(&admin, "nsqlookupd_http_addresses"),
+        r#"["127.0.0.1:4161"]"#
+    );
 }
