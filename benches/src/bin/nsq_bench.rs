@@ -14,7 +14,8 @@
 //!
 //! - writer: one connection per worker, each sending `MPUB` batches of `--batch-size` and
 //!   waiting for the answer before the next, until `--runfor` has passed (bench_writer).
-//! - pub: like writer but one `PUB` per message, waiting for each answer.
+//! - pub: like writer but one `PUB` per message, waiting for each answer; each worker runs
+//!   on its own thread, as the round trip is all that is measured.
 //! - reader: one connection per worker, `SUB` then a single `RDY --rdy`, a `FIN` for every
 //!   message (FINs batched between reads), for `--runfor` (bench_reader).
 //! - latency: one connection publishes `PUB` at `--rate` messages/s while `--workers`
@@ -345,7 +346,7 @@ async fn join_all(
     Ok(total)
 }
 
-async fn run_writers(args: &Arc<Args>, single: bool) -> Result<(), BoxError> {
+async fn run_writers(args: &Arc<Args>) -> Result<(), BoxError> {
     let mut conns = Vec::new();
     for _ in 0..args.workers {
         conns.push(writer_conn(args).await?);
@@ -355,11 +356,51 @@ async fn run_writers(args: &Arc<Args>, single: bool) -> Result<(), BoxError> {
     let handles = conns
         .into_iter()
         .enumerate()
-        .map(|(i, c)| tokio::spawn(pub_worker(c, args.clone(), i, single, end)))
+        .map(|(i, c)| tokio::spawn(pub_worker(c, args.clone(), i, false, end)))
         .collect();
     let total = join_all(handles).await?;
-    let prefix = if single { "bench_pub" } else { "bench_writer" };
-    report(prefix, start.elapsed(), total, args.size);
+    report("bench_writer", start.elapsed(), total, args.size);
+    Ok(())
+}
+
+/// Single PUB is bound by round trips, so each worker gets its own thread and current-thread
+/// runtime: an answer wakes the thread that waits for it, with no hand-off between the workers
+/// of a shared runtime (which costs a second wake-up per message on a small machine).
+fn run_pub_threads(args: &Arc<Args>) -> Result<(), BoxError> {
+    let connected = Arc::new(std::sync::Barrier::new(args.workers + 1));
+    let start_at = Arc::new(std::sync::OnceLock::<Instant>::new());
+    let threads: Vec<_> = (0..args.workers)
+        .map(|i| {
+            let (args, connected, start_at) = (args.clone(), connected.clone(), start_at.clone());
+            std::thread::spawn(move || -> Result<u64, BoxError> {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build();
+                let runtime = match runtime {
+                    Ok(r) => r,
+                    Err(e) => {
+                        connected.wait();
+                        return Err(e.into());
+                    }
+                };
+                runtime.block_on(async {
+                    let conn = writer_conn(&args).await;
+                    // Every worker connects before any starts, as in `run_writers`; a failed
+                    // connection still passes the barrier so the others are not stuck.
+                    connected.wait();
+                    let start = *start_at.get_or_init(Instant::now);
+                    pub_worker(conn?, args.clone(), i, true, start + args.runfor).await
+                })
+            })
+        })
+        .collect();
+    connected.wait();
+    let start = *start_at.get_or_init(Instant::now);
+    let mut total = 0;
+    for t in threads {
+        total += t.join().map_err(|_| "a worker thread panicked")??;
+    }
+    report("bench_pub", start.elapsed(), total, args.size);
     Ok(())
 }
 
@@ -496,6 +537,13 @@ fn main() {
             std::process::exit(2);
         }
     };
+    if args.mode == "pub" {
+        if let Err(e) = run_pub_threads(&args) {
+            eprintln!("nsq_bench: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(args.workers.clamp(1, 64))
         .enable_all()
@@ -509,8 +557,7 @@ fn main() {
     };
     let result = runtime.block_on(async {
         match args.mode.as_str() {
-            "writer" => run_writers(&args, false).await,
-            "pub" => run_writers(&args, true).await,
+            "writer" => run_writers(&args).await,
             "reader" => run_readers(&args).await,
             "latency" => run_latency(&args).await,
             _ => run_fanout(&args).await,
