@@ -3,6 +3,7 @@
 
 mod commands;
 mod connection;
+mod runtimes;
 mod stream;
 
 use std::sync::Arc;
@@ -20,6 +21,14 @@ pub use stream::Socket;
 /// Accepts clients until shutdown. `tls` is the server side of TLS when a certificate is
 /// configured: clients may then upgrade with IDENTIFY (P-080).
 pub async fn serve(nsqd: Arc<Nsqd>, listener: Listener, tls: Option<Arc<rustls::ServerConfig>>) {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let runtimes = match runtimes::ConnRuntimes::start(cpus) {
+        Ok(r) => r,
+        Err(e) => {
+            nsqd.fail_listener(&format!("failed to start the connection threads - {e}"));
+            return;
+        }
+    };
     loop {
         let accepted = tokio::select! {
             _ = nsqd.shutdown.cancelled() => break,
@@ -28,7 +37,20 @@ pub async fn serve(nsqd: Arc<Nsqd>, listener: Listener, tls: Option<Arc<rustls::
         match accepted {
             Ok((stream, peer)) => {
                 tracing::info!("TCP: new client({})", peer.address);
-                tokio::spawn(handle(nsqd.clone(), stream, peer, tls.clone()));
+                let stream = match stream.detach() {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::error!("TCP: client({}) lost - {}", peer.address, e);
+                        continue;
+                    }
+                };
+                let (nsqd, tls) = (nsqd.clone(), tls.clone());
+                runtimes.spawn(async move {
+                    match Socket::attach(stream) {
+                        Ok(stream) => handle(nsqd, stream, peer, tls).await,
+                        Err(e) => tracing::error!("TCP: client({}) lost - {}", peer.address, e),
+                    }
+                });
             }
             Err(e) if crate::listen::accept_error_is_transient(&e) => {
                 // Running out of file descriptors and the like passes; back off briefly.

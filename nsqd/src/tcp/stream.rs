@@ -20,6 +20,30 @@ pub enum Socket {
     Unix(UnixStream),
 }
 
+/// A socket between runtimes: taken off the accepting runtime's reactor, not yet registered
+/// with the one that will serve it.
+pub enum DetachedSocket {
+    Tcp(std::net::TcpStream),
+    Unix(std::os::unix::net::UnixStream),
+}
+
+impl Socket {
+    pub fn detach(self) -> io::Result<DetachedSocket> {
+        Ok(match self {
+            Socket::Tcp(s) => DetachedSocket::Tcp(s.into_std()?),
+            Socket::Unix(s) => DetachedSocket::Unix(s.into_std()?),
+        })
+    }
+
+    /// Registers a detached socket with the current runtime.
+    pub fn attach(s: DetachedSocket) -> io::Result<Socket> {
+        Ok(match s {
+            DetachedSocket::Tcp(s) => Socket::Tcp(TcpStream::from_std(s)?),
+            DetachedSocket::Unix(s) => Socket::Unix(UnixStream::from_std(s)?),
+        })
+    }
+}
+
 impl AsyncRead for Socket {
     fn poll_read(
         self: Pin<&mut Self>,
