@@ -5,7 +5,35 @@
 use std::io::Write as _;
 
 use crate::config::{ConfigError, ConfigFile, Resolver};
-use crate::goflag::FlagSet;
+use crate::goflag::{CustomKind, FlagSet};
+use crate::logging::LogLevel;
+
+fn check_log_level(s: &str) -> Result<(), String> {
+    LogLevel::parse(s).map(|_| ()).map_err(|e| e.to_string())
+}
+
+/// The kind of every daemon's `-log-level` flag: a level name, checked as the flag is parsed.
+pub const LOG_LEVEL_KIND: CustomKind = CustomKind {
+    is_bool: false,
+    zero_text: "",
+    check: check_log_level,
+};
+
+/// The level from `-log-level` or the config file's `log_level`, if either gives one. A bad
+/// level is `failed parsing log_level <value>`.
+pub fn resolve_log_level(r: &Resolver<'_>) -> Result<Option<LogLevel>, ConfigError> {
+    if !r.is_given("log-level", "log_level") {
+        return Ok(None);
+    }
+    let text = r.custom("log-level", "log_level")?;
+    match LogLevel::parse(&text) {
+        Ok(level) => Ok(Some(level)),
+        Err(_) => Err(ConfigError::Parse {
+            key: "log_level".to_string(),
+            value: text,
+        }),
+    }
+}
 
 /// What the command line asks for, before anything is printed.
 #[derive(Debug)]
@@ -59,6 +87,20 @@ pub fn plan<T>(
     };
     let opts = resolve(&Resolver::new(fs, &parsed, cfg.as_ref())).map_err(|e| e.to_string())?;
     Ok(Step::Run(opts))
+}
+
+/// [`plan`] for the daemon `name`: its flags are declared by `flag_set` with `defaults`
+/// shown, and `resolve` fills those defaults from the command line and the config file.
+pub fn plan_daemon<T, U>(
+    name: &str,
+    args: &[String],
+    defaults: T,
+    flag_set: impl FnOnce(&T) -> FlagSet,
+    resolve: impl FnOnce(T, &Resolver<'_>) -> Result<U, ConfigError>,
+) -> Result<Step<U>, String> {
+    let fs = flag_set(&defaults);
+    let version = nsq_protocol::version::version_string(name);
+    plan(&fs, args, &version, |r| resolve(defaults, r))
 }
 
 /// Carries out a [`Step`]: prints what it says to print.

@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 
 use crate::admin::Admin;
 use crate::cluster_info::Partial;
-use crate::types::TopicStats;
+use crate::types::{Producer, TopicStats};
 
 /// `""`, or `WARNING: ` and the upstream failures joined with `; `.
 pub fn warn_msg(msgs: &[String]) -> String {
@@ -51,6 +51,38 @@ fn with_message(v: Option<Value>, messages: &[String]) -> Reply {
     Reply::Json(Value::Object(map).to_string())
 }
 
+/// The producers of `topic` per the configured lookupds (or nsqds).
+async fn topic_producers(
+    admin: &Admin,
+    topic: &str,
+    messages: &mut Vec<String>,
+) -> Result<Vec<Producer>, Reply> {
+    let opts = admin.opts();
+    let r = admin
+        .ci
+        .topic_producers(
+            topic,
+            &opts.nsqlookupd_http_addresses,
+            &opts.nsqd_http_addresses,
+        )
+        .await;
+    take(r, "get topic producers", messages)
+}
+
+/// Every producer per the configured lookupds (or nsqds); `what` names the query in the log.
+async fn producers(
+    admin: &Admin,
+    what: &str,
+    messages: &mut Vec<String>,
+) -> Result<Vec<Producer>, Reply> {
+    let opts = admin.opts();
+    let r = admin
+        .ci
+        .producers(&opts.nsqlookupd_http_addresses, &opts.nsqd_http_addresses)
+        .await;
+    take(r, what, messages)
+}
+
 /// `GET /api/topics[?inactive=true]`.
 pub async fn topics(admin: &Admin, raw_query: &str) -> Result<Reply, Reply> {
     let Ok(query) = Query::parse(raw_query) else {
@@ -79,20 +111,8 @@ pub async fn topics(admin: &Admin, raw_query: &str) -> Result<Reply, Reply> {
 
 /// `GET /api/topics/:topic`.
 pub async fn topic(admin: &Admin, topic: &str) -> Result<Reply, Reply> {
-    let opts = admin.opts();
     let mut messages = Vec::new();
-    let producers = take(
-        admin
-            .ci
-            .topic_producers(
-                topic,
-                &opts.nsqlookupd_http_addresses,
-                &opts.nsqd_http_addresses,
-            )
-            .await,
-        "get topic producers",
-        &mut messages,
-    )?;
+    let producers = topic_producers(admin, topic, &mut messages).await?;
     let (nodes, _) = take(
         admin.ci.nsqd_stats(&producers, topic, "", false).await,
         "get topic metadata",
@@ -107,20 +127,8 @@ pub async fn topic(admin: &Admin, topic: &str) -> Result<Reply, Reply> {
 
 /// `GET /api/topics/:topic/:channel`.
 pub async fn channel(admin: &Admin, topic: &str, channel: &str) -> Result<Reply, Reply> {
-    let opts = admin.opts();
     let mut messages = Vec::new();
-    let producers = take(
-        admin
-            .ci
-            .topic_producers(
-                topic,
-                &opts.nsqlookupd_http_addresses,
-                &opts.nsqd_http_addresses,
-            )
-            .await,
-        "get topic producers",
-        &mut messages,
-    )?;
+    let producers = topic_producers(admin, topic, &mut messages).await?;
     let (_, channels) = take(
         admin.ci.nsqd_stats(&producers, topic, channel, true).await,
         "get channel metadata",
@@ -132,32 +140,16 @@ pub async fn channel(admin: &Admin, topic: &str, channel: &str) -> Result<Reply,
 
 /// `GET /api/nodes`.
 pub async fn nodes(admin: &Admin) -> Result<Reply, Reply> {
-    let opts = admin.opts();
     let mut messages = Vec::new();
-    let producers = take(
-        admin
-            .ci
-            .producers(&opts.nsqlookupd_http_addresses, &opts.nsqd_http_addresses)
-            .await,
-        "get nodes",
-        &mut messages,
-    )?;
+    let producers = producers(admin, "get nodes", &mut messages).await?;
     let body = json!({"nodes": producers, "message": warn_msg(&messages)});
     Ok(Reply::Json(body.to_string()))
 }
 
 /// `GET /api/nodes/:node`.
 pub async fn node(admin: &Admin, node: &str) -> Result<Reply, Reply> {
-    let opts = admin.opts();
     let mut messages = Vec::new();
-    let producers = take(
-        admin
-            .ci
-            .producers(&opts.nsqlookupd_http_addresses, &opts.nsqd_http_addresses)
-            .await,
-        "get producers",
-        &mut messages,
-    )?;
+    let producers = producers(admin, "get producers", &mut messages).await?;
     let Some(producer) = producers.into_iter().find(|p| p.http_address() == node) else {
         return Err(Reply::err(404, "NODE_NOT_FOUND"));
     };
@@ -186,16 +178,8 @@ pub async fn node(admin: &Admin, node: &str) -> Result<Reply, Reply> {
 
 /// `GET /api/counter`: every channel's message count per node.
 pub async fn counter(admin: &Admin) -> Result<Reply, Reply> {
-    let opts = admin.opts();
     let mut messages = Vec::new();
-    let producers = take(
-        admin
-            .ci
-            .producers(&opts.nsqlookupd_http_addresses, &opts.nsqd_http_addresses)
-            .await,
-        "get counter producer list",
-        &mut messages,
-    )?;
+    let producers = producers(admin, "get counter producer list", &mut messages).await?;
     let (_, channels) = take(
         admin.ci.nsqd_stats(&producers, "", "", false).await,
         "get nsqd stats",

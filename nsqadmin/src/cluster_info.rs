@@ -150,6 +150,10 @@ struct ProducersResp {
     producers: Option<Vec<LookupdPeer>>,
 }
 
+fn producer_peers(r: ProducersResp) -> Vec<LookupdPeer> {
+    r.producers.unwrap_or_default()
+}
+
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct StatsTopicNames {
@@ -177,19 +181,43 @@ impl ClusterInfo {
         ClusterInfo { up }
     }
 
-    /// Every topic any lookupd knows, sorted and unique.
-    pub async fn lookupd_topics(&self, lookupds: &[String]) -> Partial<Vec<String>> {
+    /// Asks every lookupd `path?query` at once; each answer is the lookupd's address and
+    /// the list `extract` takes out of its JSON.
+    async fn lookupd_lists<R, T>(
+        &self,
+        lookupds: &[String],
+        path: &'static str,
+        query: &[(&str, &str)],
+        extract: fn(R) -> Vec<T>,
+    ) -> Partial<Vec<(String, Vec<T>)>>
+    where
+        R: serde::de::DeserializeOwned + 'static,
+        T: Send + 'static,
+    {
         let up = self.up.clone();
         let results = fan_out(lookupds, |addr: String| {
             let up = up.clone();
+            let url = endpoint(&addr, path, query);
             async move {
-                let r: TopicsResp = up.get_json(&endpoint(&addr, "/topics", &[])).await?;
-                Ok(r.topics.unwrap_or_default())
+                let r: R = up.get_json(&url).await?;
+                Ok((addr, extract(r)))
             }
         })
         .await;
-        let (lists, errs) = gather(results, "nsqlookupd")?;
-        Ok((sort_unique(lists.concat()), errs))
+        gather(results, "nsqlookupd")
+    }
+
+    /// Every topic any lookupd knows, sorted and unique.
+    pub async fn lookupd_topics(&self, lookupds: &[String]) -> Partial<Vec<String>> {
+        let (lists, errs) = self
+            .lookupd_lists(lookupds, "/topics", &[], |r: TopicsResp| {
+                r.topics.unwrap_or_default()
+            })
+            .await?;
+        Ok((
+            sort_unique(lists.into_iter().flat_map(|(_, l)| l).collect()),
+            errs,
+        ))
     }
 
     /// Every channel any lookupd knows for `topic`, sorted and unique.
@@ -198,19 +226,18 @@ impl ClusterInfo {
         topic: &str,
         lookupds: &[String],
     ) -> Partial<Vec<String>> {
-        let up = self.up.clone();
-        let topic = topic.to_string();
-        let results = fan_out(lookupds, |addr: String| {
-            let up = up.clone();
-            let url = endpoint(&addr, "/channels", &[("topic", &topic)]);
-            async move {
-                let r: ChannelsResp = up.get_json(&url).await?;
-                Ok(r.channels.unwrap_or_default())
-            }
-        })
-        .await;
-        let (lists, errs) = gather(results, "nsqlookupd")?;
-        Ok((sort_unique(lists.concat()), errs))
+        let (lists, errs) = self
+            .lookupd_lists(
+                lookupds,
+                "/channels",
+                &[("topic", topic)],
+                |r: ChannelsResp| r.channels.unwrap_or_default(),
+            )
+            .await?;
+        Ok((
+            sort_unique(lists.into_iter().flat_map(|(_, l)| l).collect()),
+            errs,
+        ))
     }
 
     /// Of `topics`, those no lookupd lists a producer for, each with its channels
@@ -281,20 +308,11 @@ impl ClusterInfo {
         topic: &str,
         lookupds: &[String],
     ) -> Partial<Vec<Producer>> {
-        let up = self.up.clone();
-        let topic = topic.to_string();
-        let results = fan_out(lookupds, |addr: String| {
-            let up = up.clone();
-            let url = endpoint(&addr, "/lookup", &[("topic", &topic)]);
-            async move {
-                let r: ProducersResp = up.get_json(&url).await?;
-                Ok(r.producers.unwrap_or_default())
-            }
-        })
-        .await;
-        let (lists, errs) = gather(results, "nsqlookupd")?;
+        let (lists, errs) = self
+            .lookupd_lists(lookupds, "/lookup", &[("topic", topic)], producer_peers)
+            .await?;
         let mut producers: Vec<Producer> = Vec::new();
-        for peer in lists.into_iter().flatten() {
+        for peer in lists.into_iter().flat_map(|(_, l)| l) {
             let p = Producer::from(peer);
             if !producers
                 .iter()
@@ -357,16 +375,9 @@ impl ClusterInfo {
     /// Every nsqd any lookupd knows (`/nodes`), merged by TCP address, with the lookupds
     /// that know each one, sorted by hostname.
     pub async fn lookupd_producers(&self, lookupds: &[String]) -> Partial<Vec<Producer>> {
-        let up = self.up.clone();
-        let results = fan_out(lookupds, |addr: String| {
-            let up = up.clone();
-            async move {
-                let r: ProducersResp = up.get_json(&endpoint(&addr, "/nodes", &[])).await?;
-                Ok((addr, r.producers.unwrap_or_default()))
-            }
-        })
-        .await;
-        let (answers, errs) = gather(results, "nsqlookupd")?;
+        let (answers, errs) = self
+            .lookupd_lists(lookupds, "/nodes", &[], producer_peers)
+            .await?;
         let mut producers: Vec<Producer> = Vec::new();
         for (lookupd, peers) in answers {
             for peer in peers {

@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use nsq_common::cli::{Outcome, Step};
+use nsq_common::cli::{self, Outcome, Step, LOG_LEVEL_KIND};
 use nsq_common::config::{ConfigError, Resolver};
-use nsq_common::goflag::{CustomKind, FlagSet};
+use nsq_common::goflag::FlagSet;
 use nsq_common::logging::LogLevel;
 
 /// Every nsqadmin setting. Field names are the config-file keys.
@@ -65,16 +65,6 @@ impl Default for Options {
         }
     }
 }
-
-fn check_log_level(s: &str) -> Result<(), String> {
-    LogLevel::parse(s).map(|_| ()).map_err(|e| e.to_string())
-}
-
-const LOG_LEVEL_KIND: CustomKind = CustomKind {
-    is_bool: false,
-    zero_text: "",
-    check: check_log_level,
-};
 
 fn flag_set(d: &Options) -> FlagSet {
     let mut fs = FlagSet::new("nsqadmin");
@@ -205,24 +195,17 @@ pub fn usage() -> String {
 /// Parses the command line (without argv[0]) and the `-config` file. Usage, flag errors and
 /// `-version` are printed here and come back as `Exit`. An error is a fatal config problem.
 pub fn parse_args(args: &[String]) -> Result<Outcome<Options>, String> {
-    plan(args).map(nsq_common::cli::perform)
+    plan(args).map(cli::perform)
 }
 
 fn plan(args: &[String]) -> Result<Step<Options>, String> {
-    let defaults = Options::default();
-    let fs = flag_set(&defaults);
-    let version = nsq_protocol::version::version_string("nsqadmin");
-    nsq_common::cli::plan(&fs, args, &version, |r| resolve(defaults.clone(), r))
+    cli::plan_daemon("nsqadmin", args, Options::default(), flag_set, resolve)
 }
 
 /// Fills `o` from the command line, then the config file, then the flag defaults.
 fn resolve(mut o: Options, r: &Resolver<'_>) -> Result<Options, ConfigError> {
-    if r.is_given("log-level", "log_level") {
-        let text = r.custom("log-level", "log_level")?;
-        o.log_level = LogLevel::parse(&text).map_err(|_| ConfigError::Parse {
-            key: "log_level".to_string(),
-            value: text.clone(),
-        })?;
+    if let Some(level) = cli::resolve_log_level(r)? {
+        o.log_level = level;
     }
     o.acl_http_header = r.string("acl-http-header", "acl_http_header")?;
     o.admin_users = r.string_list("admin-user", "admin_users")?;

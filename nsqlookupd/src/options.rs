@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use nsq_common::cli::{Outcome, Step};
+use nsq_common::cli::{self, Outcome, Step, LOG_LEVEL_KIND};
 use nsq_common::config::{ConfigError, Resolver};
-use nsq_common::goflag::{CustomKind, FlagSet};
+use nsq_common::goflag::FlagSet;
 use nsq_common::logging::LogLevel;
 
 /// Every nsqlookupd setting. Field names are the config-file keys.
@@ -35,16 +35,6 @@ impl Default for Options {
         }
     }
 }
-
-fn check_log_level(s: &str) -> Result<(), String> {
-    LogLevel::parse(s).map(|_| ()).map_err(|e| e.to_string())
-}
-
-const LOG_LEVEL_KIND: CustomKind = CustomKind {
-    is_bool: false,
-    zero_text: "",
-    check: check_log_level,
-};
 
 /// The flag set, with defaults taken from `d` (so `-h` shows this host's name).
 fn flag_set(d: &Options) -> FlagSet {
@@ -100,24 +90,17 @@ pub fn usage() -> String {
 /// `-version` are printed here and come back as `Exit`. An error is a fatal config problem
 /// that the caller logs as FATAL before exiting with status 1.
 pub fn parse_args(args: &[String]) -> Result<Outcome<Options>, String> {
-    plan(args).map(nsq_common::cli::perform)
+    plan(args).map(cli::perform)
 }
 
 fn plan(args: &[String]) -> Result<Step<Options>, String> {
-    let defaults = Options::default();
-    let fs = flag_set(&defaults);
-    let version = nsq_protocol::version::version_string("nsqlookupd");
-    nsq_common::cli::plan(&fs, args, &version, |r| resolve(defaults.clone(), r))
+    cli::plan_daemon("nsqlookupd", args, Options::default(), flag_set, resolve)
 }
 
 /// Fills `o` from the command line, then the config file, then the flag defaults (F-C-002).
 fn resolve(mut o: Options, r: &Resolver<'_>) -> Result<Options, ConfigError> {
-    if r.is_given("log-level", "log_level") {
-        let text = r.custom("log-level", "log_level")?;
-        o.log_level = LogLevel::parse(&text).map_err(|_| ConfigError::Parse {
-            key: "log_level".to_string(),
-            value: text.clone(),
-        })?;
+    if let Some(level) = cli::resolve_log_level(r)? {
+        o.log_level = level;
     }
     o.broadcast_address = r.string("broadcast-address", "broadcast_address")?;
     o.http_address = r.string("http-address", "http_address")?;

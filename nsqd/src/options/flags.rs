@@ -1,13 +1,9 @@
 //! The nsqd flag table: names, defaults and help texts, as `nsqd -h` prints them.
 
+use nsq_common::cli::LOG_LEVEL_KIND;
 use nsq_common::goflag::{CustomKind, FlagSet};
-use nsq_common::logging::LogLevel;
 
 use super::{parse_tls_min_version, tls_version_text, Options, TlsRequired};
-
-fn check_log_level(s: &str) -> Result<(), String> {
-    LogLevel::parse(s).map(|_| ()).map_err(|e| e.to_string())
-}
 
 fn check_tls_required(s: &str) -> Result<(), String> {
     TlsRequired::parse(s).map(|_| ())
@@ -16,12 +12,6 @@ fn check_tls_required(s: &str) -> Result<(), String> {
 fn check_tls_min_version(s: &str) -> Result<(), String> {
     parse_tls_min_version(s).map(|_| ())
 }
-
-const LOG_LEVEL_KIND: CustomKind = CustomKind {
-    is_bool: false,
-    zero_text: "",
-    check: check_log_level,
-};
 
 const TLS_REQUIRED_KIND: CustomKind = CustomKind {
     is_bool: true,

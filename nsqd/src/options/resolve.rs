@@ -1,81 +1,28 @@
 //! From the command line and the `-config` file to `Options` (F-C-002).
 
-use std::io::Write as _;
-
-use nsq_common::config::{ConfigError, ConfigFile, Resolver};
-use nsq_common::logging::LogLevel;
+use nsq_common::cli::{self, Outcome};
+// The options tests match on the plan's steps.
+pub(super) use nsq_common::cli::Step;
+use nsq_common::config::{ConfigError, Resolver};
 
 use super::flags::flag_set;
 use super::{parse_tls_min_version, Options, TlsRequired};
 
 /// What the command line asks for.
-#[derive(Debug)]
-pub enum ParseOutcome {
-    Run(Box<Options>),
-    /// Usage, an argument error or the version was printed; exit with this status.
-    Exit(i32),
-}
-
-/// What parsing decided, before anything is printed.
-#[derive(Debug)]
-pub(super) enum Step {
-    Run(Box<Options>),
-    Print {
-        to_stdout: bool,
-        text: String,
-        code: i32,
-    },
-}
+pub type ParseOutcome = Outcome<Box<Options>>;
 
 /// Parses the command line (without argv[0]) and the `-config` file. Usage, flag errors
 /// and `-version` are printed here and come back as `Exit`. An error is a fatal config
 /// problem (`failed to load config file ...`, `failed parsing <key> <value>`) that the
 /// caller logs as FATAL before exiting with status 1.
 pub fn parse_args(args: &[String]) -> Result<ParseOutcome, String> {
-    match plan(args)? {
-        Step::Run(opts) => Ok(ParseOutcome::Run(opts)),
-        Step::Print {
-            to_stdout,
-            text,
-            code,
-        } => {
-            let _ = if to_stdout {
-                std::io::stdout().lock().write_all(text.as_bytes())
-            } else {
-                std::io::stderr().lock().write_all(text.as_bytes())
-            };
-            Ok(ParseOutcome::Exit(code))
-        }
-    }
+    plan(args).map(cli::perform)
 }
 
-pub(super) fn plan(args: &[String]) -> Result<Step, String> {
-    let defaults = Options::default();
-    let fs = flag_set(&defaults);
-    let parsed = match fs.parse(args) {
-        Ok(p) => p,
-        Err(e) => {
-            return Ok(Step::Print {
-                to_stdout: false,
-                text: e.stderr_text(&fs),
-                code: e.exit_code(),
-            })
-        }
-    };
-    if parsed.get_bool("version") == Some(true) {
-        return Ok(Step::Print {
-            to_stdout: true,
-            text: format!("{}\n", nsq_protocol::version::version_string("nsqd")),
-            code: 0,
-        });
-    }
-    let cfg = match parsed.get_str("config") {
-        Some(path) if !path.is_empty() => Some(ConfigFile::load(path).map_err(|e| e.to_string())?),
-        _ => None,
-    };
-    let opts =
-        resolve(defaults, &Resolver::new(&fs, &parsed, cfg.as_ref())).map_err(|e| e.to_string())?;
-    Ok(Step::Run(Box::new(opts)))
+pub(super) fn plan(args: &[String]) -> Result<Step<Box<Options>>, String> {
+    cli::plan_daemon("nsqd", args, Options::default(), flag_set, |o, r| {
+        resolve(o, r).map(Box::new)
+    })
 }
 
 /// Fills `o` from the command line, then the config file, then the flag defaults (F-C-002).
@@ -95,9 +42,8 @@ pub(super) fn resolve(mut o: Options, r: &Resolver<'_>) -> Result<Options, Confi
             o.tls_min_version = v;
         }
     }
-    if r.is_given("log-level", "log_level") {
-        let text = r.custom("log-level", "log_level")?;
-        o.log_level = LogLevel::parse(&text).map_err(|_| bad("log_level", &text))?;
+    if let Some(level) = cli::resolve_log_level(r)? {
+        o.log_level = level;
     }
 
     o.auth_http_addresses = r.string_list("auth-http-address", "auth_http_addresses")?;
